@@ -1,0 +1,15 @@
+"""eagerflow: write NumPy, get a compiled graph.
+
+    import numpy as np, eagerflow as ef
+
+    @ef.function
+    def step(x, w, b):
+        return np.maximum(x @ w + b, 0.0).sum(axis=1)
+"""
+from . import errors, ops as _ops  # noqa: F401  (registers every op)
+from .runtime import config
+from .runtime.function import Function, function
+
+__version__ = "0.1.0"
+
+__all__ = ["function", "Function", "config", "errors", "__version__"]

@@ -1,0 +1,1 @@
+"""The default pass pipeline (filled in by the optimizer)."""

@@ -1,0 +1,157 @@
+"""Reductions: sum, prod, max, min, any, all, argmax, argmin; mean/var/std lower to them.
+
+Attributes: `axis` is None (every axis) or a sorted tuple of non-negative ints; `keepdims`.
+`extra` records each reduction's identity and combine, which the code generator reads.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError, UnsupportedError
+from ..ir.types import TensorType, check_dtype
+from .registry import Kind, OpDef, normalize_axis, register
+
+NUM = ("int32", "int64", "float32", "float64")
+ALL = ("bool",) + NUM
+
+
+def reduced_shape(shape, axis, keepdims):
+    axes = range(len(shape)) if axis is None else axis
+    if keepdims:
+        return tuple(1 if i in axes else s for i, s in enumerate(shape))
+    return tuple(s for i, s in enumerate(shape) if i not in axes)
+
+
+def _reduction_infer(ufunc_reduce, needs_identity):
+    def infer(x: TensorType, *, axis, keepdims) -> TensorType:
+        axes = range(x.ndim) if axis is None else axis
+        if needs_identity and any(x.shape[a] == 0 for a in axes) and x.size == 0:
+            raise ShapeError("zero-size array to a reduction that has no identity; "
+                             "use np.where or an initial value")
+        dt = np.asarray(ufunc_reduce(np.zeros((1,), x.dtype))).dtype
+        return TensorType(check_dtype(dt), reduced_shape(x.shape, axis, keepdims))
+    return infer
+
+
+def _impl(fn):
+    def impl(x, *, axis, keepdims):
+        with np.errstate(all="ignore"):
+            return fn(x, axis=axis, keepdims=keepdims)
+    return impl
+
+
+def _trace(opname, extra_kw=()):
+    def trace(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
+        from ..tracer.tracer import as_tracer, write_out
+        bad = {k: v for k, v in kw.items() if k not in extra_kw and v is not None
+               and not (k == "where" and v is True)}
+        if bad:
+            raise UnsupportedError(f"np.{opname}: argument(s) {', '.join(bad)} not supported")
+        x = as_tracer(a)
+        if dtype is not None:
+            x = x.astype(dtype)
+        r = x.apply(opname, axis=normalize_axis(axis, x.ndim), keepdims=bool(keepdims))
+        return write_out(out, r)
+    return trace
+
+
+def reduction(name, fn, identity, *, dtypes=ALL, numpy=(), needs_identity=False):
+    return register(OpDef(
+        name, Kind.REDUCTION, impl=_impl(fn), infer=_reduction_infer(fn, needs_identity),
+        numpy=numpy, trace=_trace(name), attrs=("axis", "keepdims"), nin=1, dtypes=dtypes,
+        extra={"identity": identity}, doc=f"np.{fn.__name__}(x, axis, keepdims)"))
+
+
+sum_p = reduction("sum", np.sum, 0, numpy=(np.sum,))
+prod_p = reduction("prod", np.prod, 1, numpy=(np.prod,))
+max_p = reduction("max", np.max, "-inf", numpy=(np.max, np.amax), needs_identity=True)
+min_p = reduction("min", np.min, "+inf", numpy=(np.min, np.amin), needs_identity=True)
+any_p = reduction("any", np.any, False, numpy=(np.any,))
+all_p = reduction("all", np.all, True, numpy=(np.all,))
+
+
+# argmax/argmin: a single axis (int) or None; NaN wins (the first NaN's index), as in NumPy.
+
+def _arg_infer(x: TensorType, *, axis, keepdims) -> TensorType:
+    if x.size == 0:
+        raise ShapeError("attempt to get argmax/argmin of an empty sequence")
+    if axis is None:
+        shape = (1,) * x.ndim if keepdims else ()
+    else:
+        shape = reduced_shape(x.shape, axis, keepdims)
+    return TensorType(np.dtype(np.int64), shape)
+
+
+def _arg_impl(fn):
+    def impl(x, *, axis, keepdims):
+        return np.asarray(fn(x, axis=None if axis is None else axis[0], keepdims=keepdims))
+    return impl
+
+
+def _arg_trace(name):
+    def trace(a, axis=None, out=None, *, keepdims=False):
+        from ..tracer.tracer import as_tracer, write_out
+        x = as_tracer(a)
+        r = x.apply(name, axis=normalize_axis(axis, x.ndim, allow_tuple=False),
+                    keepdims=bool(keepdims))
+        return write_out(out, r)
+    return trace
+
+
+for _name, _fn in (("argmax", np.argmax), ("argmin", np.argmin)):
+    register(OpDef(_name, Kind.REDUCTION, impl=_arg_impl(_fn), infer=_arg_infer, numpy=(_fn,),
+                   trace=_arg_trace(_name), attrs=("axis", "keepdims"), nin=1, dtypes=NUM,
+                   extra={"identity": None, "index": True}, doc=f"np.{_name}(x, axis, keepdims)"))
+
+
+# mean, var, std: composite, lowered exactly as NumPy computes them (numpy/_core/_methods.py), so
+# results agree to rounding: sum in the accumulation dtype, then a true division by the count.
+
+def _count(x, axis) -> int:
+    axes = range(x.ndim) if axis is None else axis
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    return n
+
+
+def _acc(x, dtype):
+    if dtype is not None:
+        return x.astype(dtype)
+    return x.astype(np.float64) if x.dtype.kind in "biu" else x
+
+
+def _mean_trace(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    from ..tracer.tracer import as_tracer, write_out
+    x = as_tracer(a)
+    ax = normalize_axis(axis, x.ndim)
+    s = _acc(x, dtype).apply("sum", axis=ax, keepdims=bool(keepdims))
+    return write_out(out, s / _count(x, ax))
+
+
+def _var_lowering(a, axis, dtype, ddof, keepdims):
+    from ..tracer.tracer import as_tracer
+    x = as_tracer(a)
+    ax = normalize_axis(axis, x.ndim)
+    n = _count(x, ax)
+    xa = _acc(x, dtype)
+    mean = xa.apply("sum", axis=ax, keepdims=True) / n
+    d = xa - mean
+    ss = (d * d).apply("sum", axis=ax, keepdims=bool(keepdims))
+    return ss / max(n - ddof, 0)
+
+
+def _var_trace(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    from ..tracer.tracer import write_out
+    return write_out(out, _var_lowering(a, axis, dtype, ddof, keepdims))
+
+
+def _std_trace(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+    from ..tracer.tracer import write_out
+    return write_out(out, np.sqrt(_var_lowering(a, axis, dtype, ddof, keepdims)))
+
+
+for _name, _fn, _tr in (("mean", np.mean, _mean_trace), ("var", np.var, _var_trace),
+                        ("std", np.std, _std_trace)):
+    register(OpDef(_name, Kind.COMPOSITE, impl=_fn, numpy=(_fn,), trace=_tr, nin=1, dtypes=NUM,
+                   doc=f"np.{_name}: lowered to sum, elementwise ops and a division"))

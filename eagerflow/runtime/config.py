@@ -1,0 +1,20 @@
+"""Global switches: `ef.config.run_functions_eagerly(True)` or EAGERFLOW_EAGER=1 runs every
+`ef.function` as the plain Python it was written as."""
+from __future__ import annotations
+
+import os
+
+_eager: bool | None = None
+debug = os.environ.get("EAGERFLOW_DEBUG", "") not in ("", "0")   # verify the IR after every pass
+
+
+def run_functions_eagerly(flag: bool = True) -> None:
+    """Run decorated functions as plain Python (for debugging); False restores compilation."""
+    global _eager
+    _eager = bool(flag)
+
+
+def functions_run_eagerly() -> bool:
+    if _eager is not None:
+        return _eager
+    return os.environ.get("EAGERFLOW_EAGER", "") not in ("", "0")

@@ -1,0 +1,314 @@
+"""`ef.function`: the decorator's object. Trace cache, retrace warning, dispatch, write-back."""
+from __future__ import annotations
+
+import collections
+import functools
+import inspect
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import AliasingError, EagerflowError, UnsupportedError, strip_internal_frames
+from ..tree import flatten, unflatten
+from . import config
+
+CacheInfo = collections.namedtuple("CacheInfo", "hits misses maxsize currsize")
+
+BACKENDS = ("numba", "interpreter", "cuda")
+
+
+class RetraceWarning(UserWarning):
+    """A function traced anew on at least 5 of its last 10 calls."""
+
+
+def _leaf_key(x):
+    if isinstance(x, np.ndarray):
+        return (x.dtype, x.shape)
+    if isinstance(x, bool):
+        return "b"
+    if isinstance(x, int):
+        return "i"
+    if isinstance(x, float):
+        return "f"
+    if isinstance(x, np.generic):
+        return ("g", x.dtype)
+    return None
+
+
+def _is_leaf(x) -> bool:
+    return isinstance(x, (np.ndarray, np.generic, bool, int, float))
+
+
+def _describe(k) -> str:
+    if k == "b":
+        return "Python bool"
+    if k == "i":
+        return "Python int"
+    if k == "f":
+        return "Python float"
+    if isinstance(k, tuple) and k and k[0] == "g":
+        return f"NumPy scalar {k[1]}"
+    if isinstance(k, tuple) and len(k) == 2 and isinstance(k[0], np.dtype):
+        return f"{k[0]}{list(k[1])}"
+    return repr(k)
+
+
+@dataclass
+class Entry:
+    """One traced signature: the stages and the executor."""
+    traced: Any            # tracer.trace.Traced
+    lowered: Any           # Lowered (stages)
+    run: Callable          # executor(*leaves_and_captures) -> list of arrays
+
+
+class Function:
+    """A traced, optimized and compiled NumPy function. See `ef.function`."""
+
+    def __init__(self, fn, *, static_argnums=(), static_argnames=(), backend="numba",
+                 autograph=True, fastmath=False, parallel=None, cache_size=64, name=None):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "f")
+        self.static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+        self.static_argnames = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+        self.backend = backend
+        self.autograph = autograph
+        self.fastmath = fastmath
+        self.parallel = parallel
+        self.cache_size = cache_size
+        try:
+            self._signature = inspect.signature(fn)
+        except (TypeError, ValueError):
+            self._signature = None
+        self._cache: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.RLock()
+        self._hits = self._misses = 0
+        self._recent = collections.deque(maxlen=10)
+        self._last_key = None
+        self._warned_at = -10
+        self._ncalls = 0
+        self._captures = None
+
+    def __get__(self, obj, objtype=None):   # methods: bind self as a static argument by identity
+        if obj is None:
+            return self
+        return functools.partial(self.__call__, obj)
+
+    # -- signature -----------------------------------------------------------------------------
+    def _split(self, args, kwargs):
+        """-> (key, leaves, treedef, statics) for a call."""
+        if self.static_argnums or self.static_argnames:
+            args, kwargs, static = self._pull_statics(args, kwargs)
+        else:
+            static = ()
+        leaves, treedef, statics = flatten((args, kwargs), _is_leaf)
+        leaf_keys = tuple(_leaf_key(x) for x in leaves)
+        try:
+            key = (treedef, leaf_keys, tuple(statics), static)
+            hash(key)
+        except TypeError:
+            raise UnsupportedError("an argument that is not an array, a number, str or None must be "
+                                   "hashable to be static (it is part of the cache key)") from None
+        return key, leaves, treedef, statics
+
+    def _pull_statics(self, args, kwargs):
+        if self._signature is None:
+            raise UnsupportedError("static arguments need a function with an inspectable signature")
+        ba = self._signature.bind(*args, **kwargs)
+        names = list(self._signature.parameters)
+        static = []
+        for i, n in enumerate(names):
+            if (i in self.static_argnums or n in self.static_argnames) and n in ba.arguments:
+                static.append((n, ba.arguments[n]))
+        for n, _ in static:
+            ba.arguments[n] = _StaticMarker(n)
+        return ba.args, ba.kwargs, tuple(static)
+
+    # -- calling ---------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if config.functions_run_eagerly():
+            return self.fn(*args, **kwargs)
+        key, leaves, treedef, statics = self._split(args, kwargs)
+        entry = self._lookup(key)
+        traced_now = entry is None
+        if entry is None or not self._captures_match(entry):
+            entry = self._build(key, leaves, treedef, statics)
+        self._note_call(key, traced_now)
+        return self._run(entry, leaves)
+
+    def _lookup(self, key):
+        with self._lock:
+            entry = self._cache.get(key)
+            if entry is not None:
+                self._cache.move_to_end(key)
+                self._hits += 1
+            return entry
+
+    def _captures_match(self, entry) -> bool:
+        for cap, (dt, shape) in zip(entry.traced.captures, entry.capture_sigs):
+            a = cap.get()
+            if not isinstance(a, np.ndarray) or a.dtype != dt or a.shape != shape:
+                return False
+        return True
+
+    def _run(self, entry, leaves):
+        tr = entry.traced
+        for i, dt in tr.weak_int_checks:
+            dt.type(leaves[i])   # NumPy's own OverflowError for a Python int that does not fit
+        inputs = list(leaves)
+        inputs += [c.get() for c in tr.captures]
+        if tr.written:
+            _check_overlap(leaves, tr.written)
+        outs = entry.run(*inputs)
+        n = tr.graph.meta["n_outputs"]
+        for i, o in zip(tr.written, outs[n:]):
+            leaves[i][...] = o
+        results = [_finish(o, s) for o, s in zip(outs[:n], tr.out_scalar)]
+        return unflatten(tr.graph.out_tree, results, tr.out_statics)
+
+    def _build(self, key, leaves, treedef, statics) -> Entry:
+        from .lowering import lower_traced
+        with self._lock:
+            self._misses += 1
+            try:
+                traced = self._trace(leaves, treedef, statics, key)
+                lowered = lower_traced(traced, self)
+                run = lowered.executor()
+            except EagerflowError as e:
+                raise strip_internal_frames(e) from None
+            entry = Entry(traced, lowered, run)
+            entry.capture_sigs = [(np.asarray(c.get()).dtype, np.shape(c.get()))
+                                  for c in traced.captures]
+            self._cache[key] = entry
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+            return entry
+
+    def _trace(self, leaves, treedef, statics, key):
+        from ..tracer.trace import find_captures, leaf_names, trace_function
+        if self._captures is None:
+            self._captures = find_captures(self.fn)
+        fn = self._traceable()
+        static = dict(key[3])
+        statics = [static[s.name] if isinstance(s, _StaticMarker) else s for s in statics]
+        names = leaf_names(treedef, self._signature)
+        return trace_function(fn, leaves, treedef, statics, names, self.name, self._captures)
+
+    def _traceable(self):
+        """The function as traced: autograph-converted when that is on and available."""
+        if not self.autograph:
+            return self.fn
+        try:
+            from ..tracer.autograph import convert
+        except ImportError:
+            return self.fn
+        return convert(self.fn)
+
+    def _note_call(self, key, traced):
+        self._ncalls += 1
+        self._recent.append(traced)
+        prev, self._last_key = self._last_key, key
+        if traced and sum(self._recent) >= 5 and self._ncalls - self._warned_at >= 10 and prev:
+            self._warned_at = self._ncalls
+            warnings.warn(RetraceWarning(self._retrace_message(prev, key)), stacklevel=3)
+
+    def _retrace_message(self, old, new) -> str:
+        from ..tracer.trace import leaf_names
+        head = (f"{self.name} was traced anew on {sum(self._recent)} of its last "
+                f"{len(self._recent)} calls.")
+        if old[0] == new[0]:
+            names = leaf_names(new[0], self._signature)
+            for name, a, b in zip(names, old[1], new[1]):
+                if a != b:
+                    sizes_only = (isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0]
+                                  and isinstance(a[0], np.dtype) and len(a[1]) == len(b[1]))
+                    if sizes_only:
+                        return (f"{head} Argument `{name}` changed shape from {_describe(a)} to "
+                                f"{_describe(b)}. Only sizes changed, so the compiled code is "
+                                "reused; each new shape costs a trace. Pad inputs to a few fixed "
+                                "sizes if tracing shows up in profiles.")
+                    return (f"{head} Argument `{name}` changed from {_describe(a)} to "
+                            f"{_describe(b)}. Pass values of one type, or list it in "
+                            "static_argnames if it is a Python value that selects behaviour.")
+        for (n, a), (_, b) in zip(old[3], new[3]):
+            if a != b:
+                return (f"{head} Static argument `{n}` changed from {a!r} to {b!r}; each value "
+                        "is a new trace. Pass it as an array instead if it is data.")
+        return (f"{head} The structure or static values of the arguments changed "
+                f"({old[0]!r} -> {new[0]!r}).")
+
+    # -- inspection ------------------------------------------------------------------------------
+    def lower(self, *args, **kwargs):
+        """Every stage for these arguments: `.traced`, `.optimized`, `.passes`, `.source`, `.dot()`.
+        Traces and generates code, compiles nothing."""
+        from .lowering import lower_traced
+        key, leaves, treedef, statics = self._split(args, kwargs)
+        try:
+            traced = self._trace(leaves, treedef, statics, key)
+            return lower_traced(traced, self)
+        except EagerflowError as e:
+            raise strip_internal_frames(e) from None
+
+    def cache_info(self) -> CacheInfo:
+        return CacheInfo(self._hits, self._misses, self.cache_size, len(self._cache))
+
+    def cache_clear(self):
+        with self._lock:
+            self._cache.clear()
+
+    def __repr__(self):
+        return f"<eagerflow.function {self.name} backend={self.backend}>"
+
+
+class _StaticMarker:
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __eq__(self, other):
+        return isinstance(other, _StaticMarker) and other.name == self.name
+
+    def __hash__(self):
+        return hash(("static", self.name))
+
+    def __repr__(self):
+        return f"<static {self.name}>"
+
+
+def _finish(o, scalar):
+    if scalar and np.ndim(o) == 0:
+        return np.asarray(o)[()]
+    return o
+
+
+def _check_overlap(leaves, written):
+    arrays = [(i, a) for i, a in enumerate(leaves) if isinstance(a, np.ndarray)]
+    for w in written:
+        for i, a in arrays:
+            if i != w and np.may_share_memory(leaves[w], a):
+                raise AliasingError(
+                    f"argument {w} is updated in place and overlaps argument {i} in memory; pass "
+                    "separate arrays (e.g. .copy() one of them)", loc=None)
+
+
+def function(fn=None, **options):
+    """Compile a NumPy function: `@ef.function` or `@ef.function(static_argnames=("n",), ...)`.
+
+    Options: static_argnums, static_argnames, backend ("numba", "interpreter", "cuda"),
+    autograph (True), fastmath (False), parallel, cache_size (64).
+
+    >>> @function(backend="interpreter")
+    ... def f(x):
+    ...     return (x * 2 + 1).sum()
+    >>> float(f(np.arange(3.0)))
+    9.0
+    """
+    if fn is None:
+        return lambda f: Function(f, **options)
+    return Function(fn, **options)

@@ -1,0 +1,57 @@
+"""Lowered: every stage of one traced signature, for inspection and for building the executor."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ir.graph import Graph
+
+
+@dataclass
+class Lowered:
+    traced: Graph                 # as traced
+    optimized: Graph              # after the pass pipeline
+    passes: list = field(default_factory=list)   # [PassRecord(name, graph, changes)]
+    backend: str = "numba"
+    source: str | None = None     # the Python that Numba compiles (numba backend)
+    report: list = field(default_factory=list)   # autograph conversions, notes
+    _build: object = None
+
+    def executor(self):
+        return self._build()
+
+    def dot(self, stage: str = "optimized") -> str:
+        from ..ir.dot import to_dot
+        return to_dot(self.traced if stage == "traced" else self.optimized)
+
+    def __str__(self):
+        parts = [f"# traced\n{self.traced}", f"# optimized\n{self.optimized}"]
+        if self.source:
+            parts.append(f"# source\n{self.source}")
+        return "\n\n".join(parts)
+
+
+def lower_traced(traced, function) -> Lowered:
+    """Optimize the traced graph and prepare the backend's executor (compiled lazily)."""
+    from ..compiler.pipeline import optimize
+    graph = traced.graph
+    optimized, records = optimize(graph, name=function.name)
+    low = Lowered(graph, optimized, records, function.backend)
+    if function.backend == "interpreter":
+        from .interpret import interpret
+
+        def build():
+            return lambda *args: interpret(optimized, args)
+    elif function.backend == "numba":
+        from ..compiler.codegen import generate
+        gen = generate(optimized, fastmath=function.fastmath, parallel=function.parallel)
+        low.source = gen.source
+        build = gen.compile
+    else:
+        from ..compiler.cuda import generate as generate_cuda
+        gen = generate_cuda(optimized)
+        low.source = gen.source
+        build = gen.compile
+    low._build = build
+    from .dump import dump_stages
+    dump_stages(function.name, low)
+    return low

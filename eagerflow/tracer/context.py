@@ -1,0 +1,137 @@
+"""The tracing context: where traced ops become graph nodes.
+
+`apply(name, *inputs, **attrs)` is the one way an op enters a graph: it turns operands into
+Values (tracers, Python scalars, captured and constant arrays), runs the op's type rule, records the
+user's file:line and appends the node to the innermost active context.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ..errors import TracingError, UnsupportedError, user_location
+from ..ir.graph import Const, Graph, Node, Value
+from ..ir.types import TensorType, type_of
+from ..ops.registry import Kind, get
+
+_state = threading.local()
+
+
+def current() -> "TraceContext | None":
+    stack = getattr(_state, "stack", None)
+    return stack[-1] if stack else None
+
+
+class TraceContext:
+    """Collects the nodes of one graph (or one region) being traced."""
+
+    def __init__(self, name="f", captures: dict | None = None, parent: "TraceContext | None" = None):
+        self.name = name
+        self.params: list[Value] = []
+        self.nodes: list[Node] = []
+        self.captures = captures if captures is not None else {}   # id(array) -> (label, array)
+        self.captured: dict[int, Value] = {}                         # id(array) -> param
+        self.captured_order: list[tuple[str, np.ndarray]] = []
+        self.parent = parent
+        self.effects: dict = {}   # filled by state (Variables); kept per context
+        self.weak_int_checks: set = set()   # (param id, dtype str) checked at call time
+
+    def __enter__(self):
+        if not hasattr(_state, "stack"):
+            _state.stack = []
+        _state.stack.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _state.stack.pop()
+
+    def new_param(self, t: TensorType, name: str) -> Value:
+        v = Value(t, name)
+        self.params.append(v)
+        return v
+
+    def capture(self, arr: np.ndarray) -> Value | None:
+        """A closure/global array seen in an op: an implicit input, passed by reference."""
+        key = id(arr)
+        if key in self.captured:
+            return self.captured[key]
+        if key not in self.captures:
+            return None
+        label, a = self.captures[key]
+        v = Value(type_of(a), label)
+        self.captured[key] = v
+        self.captured_order.append((label, a))
+        return v
+
+
+def to_value(x, ctx: TraceContext | None = None) -> Value:
+    """An operand as a Value of the current graph."""
+    from .tracer import Tracer
+    if isinstance(x, Tracer):
+        return x.value
+    if isinstance(x, Value):
+        return x
+    ctx = ctx or current()
+    if isinstance(x, np.ndarray) and ctx is not None:
+        v = ctx.capture(x)
+        if v is not None:
+            return v
+    if isinstance(x, (bool, int, float, np.ndarray, np.generic)):
+        return Const(x)
+    if isinstance(x, (list, tuple)):
+        try:
+            arr = np.asarray(x)
+        except Exception:
+            arr = None
+        if arr is not None and arr.dtype != object:
+            return Const(arr)
+        raise UnsupportedError("a list or tuple that mixes traced values cannot be an operand; "
+                               "use np.stack([...]) to combine traced values")
+    raise UnsupportedError(f"cannot use a {type(x).__name__} as an array operand in a traced "
+                           "function; pass arrays or Python numbers")
+
+
+def apply(name: str, *inputs, **attrs):
+    """Add op `name` to the current graph; returns a Tracer (or a tuple for several outputs)."""
+    from .tracer import Tracer
+    ctx = current()
+    if ctx is None:
+        raise TracingError(f"op {name} applied outside a trace")
+    op = get(name)
+    values = [to_value(x, ctx) for x in inputs]
+    out_types = op.infer_types([v.type for v in values], attrs)
+    node = Node(name, values, attrs, out_types, loc=user_location())
+    ctx.nodes.append(node)
+    outs = tuple(Tracer(v) for v in node.outputs)
+    rule = op.extra.get("zero_d") or ("scalar" if op.kind in _SCALAR_KINDS else "array")
+    for t in outs:
+        t._scalar = rule == "scalar" or (rule == "inherit" and getattr(inputs[0], "_scalar", True))
+    if op.kind is Kind.SHAPE:
+        from .tracer import MAYBE_VIEWS
+        MAYBE_VIEWS.update(outs)
+    _check_weak_ints(ctx, values, out_types)
+    return outs[0] if op.nout == 1 else outs
+
+
+# Kinds whose 0-d results eager NumPy returns as NumPy scalars (ufuncs, reductions, matmul);
+# shape ops, where and creation return 0-d arrays. Entries override with extra["zero_d"].
+_SCALAR_KINDS = (Kind.ELEMENTWISE, Kind.REDUCTION, Kind.STRUCTURED)
+
+
+def build_graph(ctx: TraceContext, results, in_tree=None, out_tree=None) -> Graph:
+    return Graph(ctx.name, ctx.params, ctx.nodes, results, in_tree, out_tree)
+
+
+def _check_weak_ints(ctx: TraceContext, values, out_types):
+    """NEP 50: a Python int meeting a narrower integer dtype must fit it (NumPy's OverflowError).
+    Constants are checked now; weak int parameters when the function is called."""
+    out = out_types[0]
+    if out.weak or out.dtype.kind not in "iu" or out.dtype == np.int64:
+        return
+    for v in values:
+        if v.type.weak and v.type.dtype.kind in "iu":
+            if isinstance(v, Const):
+                out.dtype.type(v.data)   # raises OverflowError exactly as NumPy does
+            else:
+                ctx.weak_int_checks.add((v.id, out.dtype.str))
