@@ -52,8 +52,9 @@ class OpDef:
     def __repr__(self):
         return f"<op {self.name}>"
 
-    def infer_types(self, in_types, attrs) -> tuple[TensorType, ...]:
-        out = self.infer(*in_types, **attrs)
+    def infer_types(self, in_types, attrs, regions=()) -> tuple[TensorType, ...]:
+        out = self.infer(*in_types, regions=regions, **attrs) if regions else \
+            self.infer(*in_types, **attrs)
         return out if isinstance(out, tuple) else (out,)
 
 

@@ -1,0 +1,214 @@
+"""Hypothesis strategies and comparison helpers, for users' tests and eagerflow's own.
+
+    from eagerflow.testing import arrays, assert_matches_eager, assert_same
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+DTYPES = ("bool", "int32", "int64", "float32", "float64")
+
+# Documented tolerance (docs/architecture.md, "Tolerance"): elementwise results within 4 ulp;
+# +, -, *, / and comparisons bit-equal; reductions within c*log2(n)*eps*sum(|x|).
+ULP = 4
+
+
+def special_values(dtype) -> list:
+    dt = np.dtype(dtype)
+    if dt.kind == "f":
+        fi = np.finfo(dt)
+        return [0.0, -0.0, 1.0, -1.0, np.nan, np.inf, -np.inf, float(fi.max), float(-fi.max),
+                float(fi.tiny), float(fi.smallest_subnormal), 0.5, 2.0]
+    if dt.kind in "iu":
+        ii = np.iinfo(dt)
+        return [0, 1, -1 if dt.kind == "i" else 2, int(ii.min), int(ii.max), 2, 3]
+    return [True, False]
+
+
+def elements(dtype, finite=False):
+    """Values of `dtype` biased towards NaN, ±inf, ±0 and integer extremes."""
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+    dt = np.dtype(dtype)
+    specials = [v for v in special_values(dt)
+                if not (finite and isinstance(v, float) and not math.isfinite(v))]
+    base = hnp.from_dtype(dt, allow_nan=not finite, allow_infinity=not finite) \
+        if dt.kind == "f" else hnp.from_dtype(dt)
+    return st.one_of(st.sampled_from(specials), base, base)
+
+
+def shapes(min_dims=0, max_dims=3, min_side=0, max_side=5):
+    from hypothesis.extra import numpy as hnp
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
+                            max_side=max_side)
+
+
+def array_of(dtype, shape, finite=False):
+    from hypothesis.extra import numpy as hnp
+    return hnp.arrays(np.dtype(dtype), shape, elements=elements(dtype, finite))
+
+
+def broadcastable_arrays(n, dtypes=DTYPES, max_dims=3, max_side=5, finite=False, same_dtype=False):
+    """n arrays with mutually broadcastable shapes (0-d and empty included)."""
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    @st.composite
+    def draw(draw):
+        bs = draw(hnp.mutually_broadcastable_shapes(num_shapes=n, min_dims=0, max_dims=max_dims,
+                                                     min_side=0, max_side=max_side))
+        first = draw(st.sampled_from(dtypes))
+        return [draw(array_of(first if same_dtype else draw(st.sampled_from(dtypes)), s, finite))
+                for s in bs.input_shapes]
+    return draw()
+
+
+_SIG = re.compile(r"\s*(~?)(bool|[iuf]\d+)\[([^\]]*)\]\s*")
+
+
+def arrays(signature: str, sizes: dict | None = None, finite=False):
+    """Strategy for a tuple of arrays from a type string: "f64[n,3], i64[]".
+
+    Named dimensions take one drawn size per name (shared across arguments); digits are fixed.
+    """
+    from hypothesis import strategies as st
+    from .ir.types import SHORT_NAMES
+    parts = [p for p in _split_sig(signature)]
+
+    @st.composite
+    def draw(draw):
+        dims = dict(sizes or {})
+        out = []
+        for p in parts:
+            m = _SIG.fullmatch(p)
+            if not m:
+                raise ValueError(f"bad type {p!r} in signature {signature!r}: expected e.g. f64[n,3]")
+            dt = SHORT_NAMES[m.group(2)]
+            shape = []
+            for d in filter(None, (x.strip() for x in m.group(3).split(","))):
+                if d.isdigit():
+                    shape.append(int(d))
+                else:
+                    if d not in dims:
+                        dims[d] = draw(st.integers(0, 6))
+                    shape.append(dims[d])
+            out.append(draw(array_of(dt, tuple(shape), finite)))
+        return tuple(out)
+    return draw()
+
+
+def _split_sig(sig):
+    parts, depth, cur = [], 0, ""
+    for ch in sig:
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        parts.append(cur)
+    return parts
+
+
+def _ulp_diff(a, b):
+    """Distance in units in the last place between same-dtype float arrays (NaN-free)."""
+    it = np.int64 if a.dtype == np.float64 else np.int32
+    ai = a.view(it).astype(np.int64)
+    bi = b.view(it).astype(np.int64)
+    big = np.int64(np.iinfo(it).min)
+    ai = np.where(ai < 0, big - ai, ai)
+    bi = np.where(bi < 0, big - bi, bi)
+    return np.abs(ai - bi)
+
+
+def assert_same(actual, expected, ulp: int = 0, rtol: float = 0.0, atol: float = 0.0,
+                check_scalar_kind: bool = False):
+    """Value, dtype, shape, NaN positions and the sign of zero must agree.
+
+    `ulp` allows that many units in the last place for floats; `rtol`/`atol` a tolerance for
+    reassociated reductions. Pytrees (tuples, lists, dicts) are compared leaf by leaf.
+    """
+    if isinstance(expected, (tuple, list)):
+        assert isinstance(actual, (tuple, list)) and len(actual) == len(expected), \
+            f"structure differs: {type(actual).__name__} vs {type(expected).__name__}"
+        for a, e in zip(actual, expected):
+            assert_same(a, e, ulp, rtol, atol, check_scalar_kind)
+        return
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict) and actual.keys() == expected.keys()
+        for k in expected:
+            assert_same(actual[k], expected[k], ulp, rtol, atol, check_scalar_kind)
+        return
+    a, e = np.asarray(actual), np.asarray(expected)
+    if check_scalar_kind:
+        assert isinstance(actual, np.ndarray) == isinstance(expected, np.ndarray), \
+            f"0-d kind differs: {type(actual).__name__} vs {type(expected).__name__}"
+    assert a.dtype == e.dtype, f"dtype {a.dtype} != expected {e.dtype}"
+    assert a.shape == e.shape, f"shape {a.shape} != expected {e.shape}"
+    if a.dtype.kind != "f":
+        assert np.array_equal(a, e), f"values differ:\n{a}\nexpected\n{e}"
+        return
+    nan_a, nan_e = np.isnan(a), np.isnan(e)
+    assert np.array_equal(nan_a, nan_e), f"NaN positions differ:\n{a}\nexpected\n{e}"
+    a, e = a[~nan_a], e[~nan_e]
+    exact = a == e
+    if ulp == 0 and rtol == 0 and atol == 0:
+        assert exact.all(), f"values differ:\n{a}\nexpected\n{e}"
+        zeros = e == 0
+        assert np.array_equal(np.signbit(a[zeros]), np.signbit(e[zeros])), "sign of zero differs"
+        return
+    inf = np.isinf(e) | np.isinf(a)
+    assert np.array_equal(a[inf], e[inf]), f"infinities differ:\n{a}\nexpected\n{e}"
+    a, e = a[~inf], e[~inf]
+    ok = (a == e) | (_ulp_diff(a, e) <= ulp) | (np.abs(a - e) <= atol + rtol * np.abs(e))
+    assert ok.all(), (f"values differ beyond {ulp} ulp / rtol={rtol} atol={atol}:\n"
+                      f"{a[~ok]}\nexpected\n{e[~ok]}")
+
+
+def reduction_tolerance(x: np.ndarray, c: float = 4.0) -> float:
+    """The documented bound for a reassociated sum: c * log2(n) * eps * sum(|x|)."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f" or x.size == 0:
+        return 0.0
+    finite = x[np.isfinite(x)]
+    return c * max(math.log2(max(x.size, 2)), 1.0) * float(np.finfo(x.dtype).eps) * \
+        float(np.sum(np.abs(finite.astype(np.float64))))
+
+
+def assert_matches_eager(fn, *args, ulp: int = ULP, rtol: float = 1e-12, atol: float = 0.0,
+                         examples: int = 25):
+    """Check a compiled function against its own eager run, in value, dtype and shape.
+
+    `args` are concrete arguments or hypothesis strategies (e.g. `arrays("f64[n,3]")`); with
+    strategies, hypothesis draws `examples` cases.
+    """
+    from .runtime.function import Function
+    eager = fn.fn if isinstance(fn, Function) else fn
+    compiled = fn if isinstance(fn, Function) else Function(fn)
+
+    def check(*concrete):
+        import copy
+        expected = eager(*copy.deepcopy(concrete))
+        actual = compiled(*copy.deepcopy(concrete))
+        assert_same(actual, expected, ulp=ulp, rtol=rtol, atol=atol)
+
+    from hypothesis.strategies import SearchStrategy
+    if not any(isinstance(a, SearchStrategy) for a in args):
+        return check(*args)
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    strats = [a if isinstance(a, SearchStrategy) else st.just(a) for a in args]
+
+    @settings(max_examples=examples, deadline=None, database=None)
+    @given(st.tuples(*strats))
+    def run(drawn):
+        flat = []
+        for s, d in zip(args, drawn):
+            flat.extend(d if isinstance(s, SearchStrategy) and isinstance(d, tuple) else [d])
+        check(*flat)
+    run()
