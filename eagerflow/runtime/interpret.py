@@ -27,13 +27,23 @@ def interpret(graph: Graph, args) -> list:
             outs = (outs,)
         for v, o in zip(node.outputs, outs):
             env[v.id] = _as_type(o, v.type)
-    return [read(v) for v in graph.results]
+    return [_result(read(v), v.type) for v in graph.results]
 
 
 def _as_type(x, t):
-    """Keep values in the graph's declared dtype (the interpreter must not drift from the IR)."""
+    """Keep values in the graph's declared dtype (the interpreter must not drift from the IR).
+
+    A weak (NEP 50) 0-d value is kept as a Python scalar, so that the ops it feeds promote it
+    weakly, as eager NumPy does (a 0-d array would be strong: f32 * array(0.1) computes in f64).
+    """
     a = np.asarray(x)
     if a.dtype != t.dtype:
         with np.errstate(all="ignore"):
             a = a.astype(t.dtype)
+    if t.weak and a.ndim == 0:
+        return a.item()
     return a
+
+
+def _result(x, t):
+    return np.asarray(x, dtype=t.dtype) if t.weak and not isinstance(x, np.ndarray) else x
