@@ -60,79 +60,79 @@ def elementwise(name, ufunc, template=None, *, dtypes=ALL, commutative=False, vj
 
 
 # Arithmetic. Templates are Numba scalar expressions over {0}, {1}; see compiler/codegen.
-add_p = elementwise("add", np.add, commutative=True)
-sub_p = elementwise("sub", np.subtract, dtypes=NUM)
-mul_p = elementwise("mul", np.multiply, commutative=True)
-div_p = elementwise("div", np.true_divide)
-floordiv_p = elementwise("floordiv", np.floor_divide, dtypes=NUM)
-mod_p = elementwise("mod", np.remainder, dtypes=NUM)
-pow_p = elementwise("pow", np.power, dtypes=NUM)
-neg_p = elementwise("neg", np.negative, dtypes=NUM)
-pos_p = elementwise("pos", np.positive, dtypes=NUM)
-abs_p = elementwise("abs", np.absolute)
-sign_p = elementwise("sign", np.sign, dtypes=NUM)
-sqrt_p = elementwise("sqrt", np.sqrt)
-square_p = elementwise("square", np.square)
-reciprocal_p = elementwise("reciprocal", np.reciprocal, dtypes=FLOAT)
-maximum_p = elementwise("maximum", np.maximum, commutative=True)
-minimum_p = elementwise("minimum", np.minimum, commutative=True)
-fmax_p = elementwise("fmax", np.fmax, commutative=True)
-fmin_p = elementwise("fmin", np.fmin, commutative=True)
-copysign_p = elementwise("copysign", np.copysign, dtypes=FLOAT)
-hypot_p = elementwise("hypot", np.hypot, dtypes=FLOAT, commutative=True)
-logaddexp_p = elementwise("logaddexp", np.logaddexp, dtypes=FLOAT, commutative=True)
+add_p = elementwise("add", np.add, {"b": "({0} | {1})", "": "({0} + {1})"}, commutative=True)
+sub_p = elementwise("sub", np.subtract, "({0} - {1})", dtypes=NUM)
+mul_p = elementwise("mul", np.multiply, {"b": "({0} & {1})", "": "({0} * {1})"}, commutative=True)
+div_p = elementwise("div", np.true_divide, "({0} / {1})")
+floordiv_p = elementwise("floordiv", np.floor_divide, {"f": "ef_floordiv_f({0}, {1})", "": "ef_floordiv_i({0}, {1})"}, dtypes=NUM)
+mod_p = elementwise("mod", np.remainder, {"f": "ef_mod_f({0}, {1})", "": "ef_mod_i({0}, {1})"}, dtypes=NUM)
+pow_p = elementwise("pow", np.power, {"f": "({0} ** {1})", "": "ef_pow_i({0}, {1})"}, dtypes=NUM)
+neg_p = elementwise("neg", np.negative, "(-{0})", dtypes=NUM)
+pos_p = elementwise("pos", np.positive, "(+{0})", dtypes=NUM)
+abs_p = elementwise("abs", np.absolute, {"b": "{0}", "": "abs({0})"})
+sign_p = elementwise("sign", np.sign, {"f": "ef_sign_f({0})", "": "((({0}) > 0) - (({0}) < 0))"}, dtypes=NUM)
+sqrt_p = elementwise("sqrt", np.sqrt, "np.sqrt({0})", dtypes=NUM)   # sqrt(bool) is float16
+square_p = elementwise("square", np.square, {"b": "({0} & {0})", "": "({0} * {0})"})
+reciprocal_p = elementwise("reciprocal", np.reciprocal, {"f": "({t}(1) / {0})", "": "(({t}(1) // {0}) if {0} != 0 else {t}(0))"}, dtypes=FLOAT)
+maximum_p = elementwise("maximum", np.maximum, "ef_max({0}, {1})", commutative=True)
+minimum_p = elementwise("minimum", np.minimum, "ef_min({0}, {1})", commutative=True)
+fmax_p = elementwise("fmax", np.fmax, "ef_fmax({0}, {1})", commutative=True)
+fmin_p = elementwise("fmin", np.fmin, "ef_fmin({0}, {1})", commutative=True)
+copysign_p = elementwise("copysign", np.copysign, "np.copysign({0}, {1})", dtypes=FLOAT)
+hypot_p = elementwise("hypot", np.hypot, "np.hypot({0}, {1})", dtypes=FLOAT, commutative=True)
+logaddexp_p = elementwise("logaddexp", np.logaddexp, "ef_logaddexp({0}, {1})", dtypes=FLOAT, commutative=True)
 
 # Transcendental.
-exp_p = elementwise("exp", np.exp, dtypes=FLOAT)
-exp2_p = elementwise("exp2", np.exp2, dtypes=FLOAT)
-expm1_p = elementwise("expm1", np.expm1, dtypes=FLOAT)
-log_p = elementwise("log", np.log, dtypes=FLOAT)
-log2_p = elementwise("log2", np.log2, dtypes=FLOAT)
-log10_p = elementwise("log10", np.log10, dtypes=FLOAT)
-log1p_p = elementwise("log1p", np.log1p, dtypes=FLOAT)
-sin_p = elementwise("sin", np.sin, dtypes=FLOAT)
-cos_p = elementwise("cos", np.cos, dtypes=FLOAT)
-tan_p = elementwise("tan", np.tan, dtypes=FLOAT)
-arcsin_p = elementwise("arcsin", np.arcsin, dtypes=FLOAT)
-arccos_p = elementwise("arccos", np.arccos, dtypes=FLOAT)
-arctan_p = elementwise("arctan", np.arctan, dtypes=FLOAT)
-arctan2_p = elementwise("arctan2", np.arctan2, dtypes=FLOAT)
-sinh_p = elementwise("sinh", np.sinh, dtypes=FLOAT)
-cosh_p = elementwise("cosh", np.cosh, dtypes=FLOAT)
-tanh_p = elementwise("tanh", np.tanh, dtypes=FLOAT)
-arcsinh_p = elementwise("arcsinh", np.arcsinh, dtypes=FLOAT)
-arccosh_p = elementwise("arccosh", np.arccosh, dtypes=FLOAT)
-arctanh_p = elementwise("arctanh", np.arctanh, dtypes=FLOAT)
+exp_p = elementwise("exp", np.exp, "np.exp({0})", dtypes=FLOAT)
+exp2_p = elementwise("exp2", np.exp2, "np.exp2({0})", dtypes=FLOAT)
+expm1_p = elementwise("expm1", np.expm1, "np.expm1({0})", dtypes=FLOAT)
+log_p = elementwise("log", np.log, "np.log({0})", dtypes=FLOAT)
+log2_p = elementwise("log2", np.log2, "np.log2({0})", dtypes=FLOAT)
+log10_p = elementwise("log10", np.log10, "np.log10({0})", dtypes=FLOAT)
+log1p_p = elementwise("log1p", np.log1p, "np.log1p({0})", dtypes=FLOAT)
+sin_p = elementwise("sin", np.sin, "np.sin({0})", dtypes=FLOAT)
+cos_p = elementwise("cos", np.cos, "np.cos({0})", dtypes=FLOAT)
+tan_p = elementwise("tan", np.tan, "np.tan({0})", dtypes=FLOAT)
+arcsin_p = elementwise("arcsin", np.arcsin, "np.arcsin({0})", dtypes=FLOAT)
+arccos_p = elementwise("arccos", np.arccos, "np.arccos({0})", dtypes=FLOAT)
+arctan_p = elementwise("arctan", np.arctan, "np.arctan({0})", dtypes=FLOAT)
+arctan2_p = elementwise("arctan2", np.arctan2, "np.arctan2({0}, {1})", dtypes=FLOAT)
+sinh_p = elementwise("sinh", np.sinh, "np.sinh({0})", dtypes=FLOAT)
+cosh_p = elementwise("cosh", np.cosh, "np.cosh({0})", dtypes=FLOAT)
+tanh_p = elementwise("tanh", np.tanh, "np.tanh({0})", dtypes=FLOAT)
+arcsinh_p = elementwise("arcsinh", np.arcsinh, "np.arcsinh({0})", dtypes=FLOAT)
+arccosh_p = elementwise("arccosh", np.arccosh, "np.arccosh({0})", dtypes=FLOAT)
+arctanh_p = elementwise("arctanh", np.arctanh, "np.arctanh({0})", dtypes=FLOAT)
 
 # Rounding.
-floor_p = elementwise("floor", np.floor, dtypes=FLOAT)
-ceil_p = elementwise("ceil", np.ceil, dtypes=FLOAT)
-trunc_p = elementwise("trunc", np.trunc, dtypes=FLOAT)
-rint_p = elementwise("rint", np.rint, dtypes=FLOAT)
+floor_p = elementwise("floor", np.floor, "np.floor({0})", dtypes=FLOAT)
+ceil_p = elementwise("ceil", np.ceil, "np.ceil({0})", dtypes=FLOAT)
+trunc_p = elementwise("trunc", np.trunc, "np.trunc({0})", dtypes=FLOAT)
+rint_p = elementwise("rint", np.rint, "np.rint({0})", dtypes=FLOAT)
 
 # Comparisons and logic.
-eq_p = elementwise("eq", np.equal, commutative=True)
-ne_p = elementwise("ne", np.not_equal, commutative=True)
-lt_p = elementwise("lt", np.less)
-le_p = elementwise("le", np.less_equal)
-gt_p = elementwise("gt", np.greater)
-ge_p = elementwise("ge", np.greater_equal)
-logical_and_p = elementwise("logical_and", np.logical_and, commutative=True)
-logical_or_p = elementwise("logical_or", np.logical_or, commutative=True)
-logical_xor_p = elementwise("logical_xor", np.logical_xor, commutative=True)
-logical_not_p = elementwise("logical_not", np.logical_not)
-isnan_p = elementwise("isnan", np.isnan)
-isinf_p = elementwise("isinf", np.isinf)
-isfinite_p = elementwise("isfinite", np.isfinite)
+eq_p = elementwise("eq", np.equal, "({0} == {1})", commutative=True)
+ne_p = elementwise("ne", np.not_equal, "({0} != {1})", commutative=True)
+lt_p = elementwise("lt", np.less, "({0} < {1})")
+le_p = elementwise("le", np.less_equal, "({0} <= {1})")
+gt_p = elementwise("gt", np.greater, "({0} > {1})")
+ge_p = elementwise("ge", np.greater_equal, "({0} >= {1})")
+logical_and_p = elementwise("logical_and", np.logical_and, "(({0} != 0) & ({1} != 0))", commutative=True)
+logical_or_p = elementwise("logical_or", np.logical_or, "(({0} != 0) | ({1} != 0))", commutative=True)
+logical_xor_p = elementwise("logical_xor", np.logical_xor, "(({0} != 0) != ({1} != 0))", commutative=True)
+logical_not_p = elementwise("logical_not", np.logical_not, "({0} == 0)")
+isnan_p = elementwise("isnan", np.isnan, {"f": "({0} != {0})", "": "False"})
+isinf_p = elementwise("isinf", np.isinf, {"f": "np.isinf({0})", "": "False"})
+isfinite_p = elementwise("isfinite", np.isfinite, {"f": "np.isfinite({0})", "": "True"})
 
 # Bits (integers and bool).
 BITS = ("bool",) + INT
-bitwise_and_p = elementwise("bitwise_and", np.bitwise_and, dtypes=BITS, commutative=True)
-bitwise_or_p = elementwise("bitwise_or", np.bitwise_or, dtypes=BITS, commutative=True)
-bitwise_xor_p = elementwise("bitwise_xor", np.bitwise_xor, dtypes=BITS, commutative=True)
-invert_p = elementwise("invert", np.invert, dtypes=BITS)
-left_shift_p = elementwise("left_shift", np.left_shift, dtypes=INT)
-right_shift_p = elementwise("right_shift", np.right_shift, dtypes=INT)
+bitwise_and_p = elementwise("bitwise_and", np.bitwise_and, "({0} & {1})", dtypes=BITS, commutative=True)
+bitwise_or_p = elementwise("bitwise_or", np.bitwise_or, "({0} | {1})", dtypes=BITS, commutative=True)
+bitwise_xor_p = elementwise("bitwise_xor", np.bitwise_xor, "({0} ^ {1})", dtypes=BITS, commutative=True)
+invert_p = elementwise("invert", np.invert, {"b": "(not {0})", "": "(~{0})"}, dtypes=BITS)
+left_shift_p = elementwise("left_shift", np.left_shift, "ef_lshift({0}, {1}, {bits})", dtypes=INT)
+right_shift_p = elementwise("right_shift", np.right_shift, "ef_rshift({0}, {1}, {bits})", dtypes=INT)
 
 
 # Ternary and cast ops that are elementwise but not ufuncs.
@@ -157,7 +157,8 @@ def _where_trace(condition, x=None, y=None):
 
 where_p = register(OpDef(
     "where", Kind.ELEMENTWISE, impl=_where_impl, infer=_where_infer, nin=3, numpy=(np.where,),
-    trace=_where_trace, extra={"zero_d": "array"},
+    trace=_where_trace, emit={"numba": "({1} if {0} else {2})"},
+    extra={"zero_d": "array", "loop": lambda c, x, y, out: ("bool", out, out)},
     doc="np.where(cond, x, y): the three-argument form"))
 
 
@@ -189,7 +190,8 @@ def _clip_trace(a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kw
 
 clip_p = register(OpDef(
     "clip", Kind.ELEMENTWISE, impl=_clip_impl, infer=_clip_infer, nin=3, dtypes=NUM,
-    numpy=(np.clip,), trace=_clip_trace,
+    numpy=(np.clip,), trace=_clip_trace, emit={"numba": "ef_min(ef_max({0}, {1}), {2})"},
+    extra={"loop": lambda x, lo, hi, out: (out, out, out)},
     doc="np.clip(x, lo, hi); a None bound traces to maximum/minimum"))
 
 
@@ -204,5 +206,5 @@ def _astype_impl(x, *, dtype):
 
 astype_p = register(OpDef(
     "astype", Kind.ELEMENTWISE, impl=_astype_impl, infer=_astype_infer, nin=1, attrs=("dtype",),
-    extra={"zero_d": "inherit"},
+    emit={"numba": "{0}"}, extra={"zero_d": "inherit", "loop": lambda x, out: (out,)},
     doc="x.astype(dtype): C-style casts as NumPy does them (float->int of NaN is undefined)"))

@@ -55,25 +55,31 @@ def _trace(opname, extra_kw=()):
     return trace
 
 
-def reduction(name, fn, identity, *, dtypes=ALL, numpy=(), needs_identity=False):
+def reduction(name, fn, identity, combine, *, block=None, dtypes=ALL, numpy=(),
+              needs_identity=False):
+    """`combine` is the code generators' scalar step ({a}: accumulator, {x}: element);
+    `block` names the vectorized block helper for float accumulation (compiler/rt.py)."""
     return register(OpDef(
         name, Kind.REDUCTION, impl=_impl(fn), infer=_reduction_infer(fn, needs_identity),
         numpy=numpy, trace=_trace(name), attrs=("axis", "keepdims"), nin=1, dtypes=dtypes,
-        extra={"identity": identity}, doc=f"np.{fn.__name__}(x, axis, keepdims)"))
+        extra={"identity": identity, "combine": combine, "block": block},
+        doc=f"np.{fn.__name__}(x, axis, keepdims)"))
 
 
-sum_p = reduction("sum", np.sum, 0, numpy=(np.sum,))
-prod_p = reduction("prod", np.prod, 1, numpy=(np.prod,))
-max_p = reduction("max", np.max, "-inf", numpy=(np.max, np.amax), needs_identity=True)
-min_p = reduction("min", np.min, "+inf", numpy=(np.min, np.amin), needs_identity=True)
-any_p = reduction("any", np.any, False, numpy=(np.any,))
-all_p = reduction("all", np.all, True, numpy=(np.all,))
+sum_p = reduction("sum", np.sum, 0, "({a} + {x})", block="ef_sum_block", numpy=(np.sum,))
+prod_p = reduction("prod", np.prod, 1, "({a} * {x})", block="ef_prod_block", numpy=(np.prod,))
+max_p = reduction("max", np.max, "-inf", "ef_max({a}, {x})", numpy=(np.max, np.amax),
+                  needs_identity=True)
+min_p = reduction("min", np.min, "+inf", "ef_min({a}, {x})", numpy=(np.min, np.amin),
+                  needs_identity=True)
+any_p = reduction("any", np.any, False, "({a} | ({x} != 0))", numpy=(np.any,))
+all_p = reduction("all", np.all, True, "({a} & ({x} != 0))", numpy=(np.all,))
 
 
 # argmax/argmin: a single axis (int) or None; NaN wins (the first NaN's index), as in NumPy.
 
 def _arg_infer(x: TensorType, *, axis, keepdims) -> TensorType:
-    if x.size == 0:
+    if x.size == 0 if axis is None else x.shape[axis[0]] == 0:
         raise ShapeError("attempt to get argmax/argmin of an empty sequence")
     if axis is None:
         shape = (1,) * x.ndim if keepdims else ()
@@ -98,10 +104,13 @@ def _arg_trace(name):
     return trace
 
 
-for _name, _fn in (("argmax", np.argmax), ("argmin", np.argmin)):
+for _name, _fn, _start, _better in (("argmax", np.argmax, "-inf", ">"),
+                                    ("argmin", np.argmin, "+inf", "<")):
     register(OpDef(_name, Kind.REDUCTION, impl=_arg_impl(_fn), infer=_arg_infer, numpy=(_fn,),
                    trace=_arg_trace(_name), attrs=("axis", "keepdims"), nin=1, dtypes=NUM,
-                   extra={"identity": None, "index": True}, doc=f"np.{_name}(x, axis, keepdims)"))
+                   extra={"identity": None, "index": True, "identity_value": _start,
+                          "better": _better},
+                   doc=f"np.{_name}(x, axis, keepdims)"))
 
 
 # mean, var, std: composite, lowered exactly as NumPy computes them (numpy/_core/_methods.py), so

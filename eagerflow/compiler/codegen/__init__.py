@@ -1,0 +1,150 @@
+"""The Numba backend: generate source for a graph, compile it once per distinct source.
+
+Caches: in memory, source hash -> Numba dispatcher; on disk, the generated module is written to
+EAGERFLOW_CACHE_DIR (default: the user cache dir) as `ef_<hash>.py` and imported, so Numba's own
+`cache=True` keeps the machine code beside it and a new process skips compilation. The hash covers
+the source (whose header names eagerflow's and Numba's versions).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import CompileError
+from ...ir.graph import Graph
+
+_compiled: dict[str, object] = {}
+_lock = threading.Lock()
+stats = {"compiles": 0, "disk_loads": 0}
+
+
+def cache_dir() -> str:
+    d = os.environ.get("EAGERFLOW_CACHE_DIR")
+    if not d:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        d = os.path.join(base, "eagerflow")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+@dataclass
+class Generated:
+    source: str
+    name: str
+    extra: list            # values of the extra arguments, in order
+    zero_d: list           # indices of 0-d parameters (passed as scalars)
+    result_types: list
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(self.source.encode()).hexdigest()[:24]
+
+    def compile(self):
+        disp = load(self.source, self.name, self.key)
+        extra = tuple(self.extra)
+        zero_d = tuple(self.zero_d)
+        scalar_out = [i for i, t in enumerate(self.result_types) if t.ndim == 0]
+        dts = [t.dtype for t in self.result_types]
+        if not zero_d and not scalar_out:
+            def run(*inputs):
+                return disp(*inputs, *extra)
+            return run
+
+        def run(*inputs):
+            if zero_d:
+                inputs = list(inputs)
+                for i in zero_d:
+                    x = inputs[i]
+                    if isinstance(x, np.ndarray):
+                        inputs[i] = x[()]
+            outs = list(disp(*inputs, *extra))
+            for i in scalar_out:
+                outs[i] = np.asarray(outs[i], dts[i])
+            return outs
+        return run
+
+
+def generate(graph: Graph, fastmath=False, parallel=None) -> Generated:
+    from ... import __version__
+    from .emit import generate_source
+    from .structured import install
+    install()
+    src, em = generate_source(graph, fastmath=fastmath, parallel=parallel)
+    import numba
+    header = f"# eagerflow {__version__}, numba {numba.__version__}\n"
+    return Generated(header + src, _fn_name(graph), [v for _, v in em.extra], em.zero_d_params,
+                     [v.type for v in graph.results])
+
+
+def _fn_name(graph):
+    from .emit import _safe
+    return _safe(graph.name)
+
+
+def load(source: str, name: str, key: str):
+    """The dispatcher for this source: from memory, else from the disk cache, else compiled."""
+    disp = _compiled.get(key)
+    if disp is not None:
+        return disp
+    with _lock:
+        disp = _compiled.get(key)
+        if disp is None:
+            disp = _load_module(source, name, key)
+            _compiled[key] = disp
+    return disp
+
+
+def _load_module(source, name, key):
+    d = cache_dir()
+    path = os.path.join(d, f"ef_{key}.py")
+    if not _file_holds(path, source):
+        _write_atomic(path, source, d)
+    modname = f"eagerflow_generated_{key}"
+    try:
+        spec = importlib.util.spec_from_file_location(modname, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = mod
+        spec.loader.exec_module(mod)
+        disp = getattr(mod, name)
+    except Exception as e:
+        sys.modules.pop(modname, None)
+        raise CompileError(f"generated code failed to load ({e}); source in {path}", loc=None) from e
+    if disp.stats.cache_hits or _has_cached(disp):
+        stats["disk_loads"] += 1
+    else:
+        stats["compiles"] += 1
+    return disp
+
+
+def _has_cached(disp) -> bool:
+    try:
+        return bool(disp._cache._cache_file._load_index())
+    except Exception:
+        return False
+
+
+def _file_holds(path, source) -> bool:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read() == source
+    except OSError:
+        return False
+
+
+def _write_atomic(path, source, d):
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".py")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(source)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

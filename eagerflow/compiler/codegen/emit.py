@@ -1,0 +1,179 @@
+"""Graph -> one Python function that Numba compiles.
+
+Conventions of the generated code:
+- 0-d values are Numba scalars; arrays are arrays. The executor turns 0-d inputs into scalars and
+  scalar outputs back into NumPy scalars or 0-d arrays.
+- No value is frozen into the source: scalar constants arrive as arguments `c0, c1, ...`, array
+  constants as `k0, ...`, and sizes that attributes fix (slices, reshape targets, fills) as ints
+  `s0, ...`. Graphs that differ only in sizes therefore generate the same source, which is the
+  compile cache key.
+- Every generated line group is commented with its IR line and the user's file:line.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ...errors import CompileError
+from ...ir.graph import Const, Graph, Node, Value
+from ...ops.registry import REGISTRY, Kind
+
+NB_DTYPE = {"bool": "np.bool_", "int8": "np.int8", "int16": "np.int16", "int32": "np.int32",
+            "int64": "np.int64", "uint8": "np.uint8", "uint16": "np.uint16",
+            "uint32": "np.uint32", "uint64": "np.uint64", "float32": "np.float32",
+            "float64": "np.float64"}
+NB_TYPE = {"bool": "boolean", "float32": "float32", "float64": "float64", "int8": "int8",
+           "int16": "int16", "int32": "int32", "int64": "int64", "uint8": "uint8",
+           "uint16": "uint16", "uint32": "uint32", "uint64": "uint64"}
+
+
+def dtype_code(dt) -> str:
+    return NB_DTYPE[np.dtype(dt).name]
+
+
+def cast(expr: str, src: np.dtype, dst: np.dtype) -> str:
+    src, dst = np.dtype(src), np.dtype(dst)
+    if src == dst:
+        return expr
+    if dst.kind == "b":
+        return f"({expr} != 0)"
+    return f"{dtype_code(dst)}({expr})"
+
+
+class Emitter:
+    """Collects the lines and the extra arguments of one generated function."""
+
+    def __init__(self, graph: Graph, fastmath=False):
+        self.graph = graph
+        self.fastmath = fastmath
+        self.lines: list[str] = []
+        self.indent = 1
+        self.names: dict[int, str] = {}
+        self.extra: list[tuple[str, object]] = []     # (arg name, value) after the params
+        self._extra_keys: dict = {}
+        self.fresh: set[int] = set()                    # values that are new C arrays
+        self.counter = 0
+        self.uses_objmode = False
+        self.zero_d_params = [i for i, p in enumerate(graph.params) if p.type.ndim == 0]
+
+    # -- names and arguments ------------------------------------------------------------------
+    def tmp(self, prefix="t") -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def _extra(self, prefix, key, value) -> str:
+        if key not in self._extra_keys:
+            name = f"{prefix}{sum(1 for n, _ in self.extra if n.startswith(prefix))}"
+            self._extra_keys[key] = name
+            self.extra.append((name, value))
+        return self._extra_keys[key]
+
+    def size(self, n: int) -> str:
+        """A size fixed by an attribute, passed at run time so sizes stay out of the source."""
+        return self._extra("s", ("s", int(n)), int(n))
+
+    def ref(self, v: Value) -> str:
+        if isinstance(v, Const):
+            if v.type.ndim == 0:
+                data = v.data if v.type.weak else v.data[()]
+                return self._extra("c", ("c",) + v.key(), data)
+            return self._extra("k", ("k",) + v.key(), np.ascontiguousarray(v.data))
+        return self.names[v.id]
+
+    def define(self, v: Value, name: str | None = None) -> str:
+        name = name or f"v{len(self.names)}"
+        self.names[v.id] = name
+        return name
+
+    def line(self, text: str):
+        self.lines.append("    " * self.indent + text)
+
+    def comment_node(self, node: Node):
+        ir = self._ir_line(node)
+        loc = f"  # {os.path.basename(node.loc[0])}:{node.loc[1]}" if node.loc else ""
+        self.line(f"# {ir}{loc}")
+
+    def dims(self, v: Value) -> list[str]:
+        """Run-time size expressions of an array value."""
+        return [f"{self.ref(v)}.shape[{i}]" for i in range(v.type.ndim)]
+
+
+    def _ir_line(self, node: Node) -> str:
+        from ...ir.printer import format_const, format_literal
+        args = ", ".join(format_const(v) if isinstance(v, Const) else self.names.get(v.id, "?")
+                         for v in node.inputs)
+        attrs = ", ".join(f"{k}={format_literal(v)}" for k, v in node.attrs.items())
+        types = ", ".join(str(v.type) for v in node.outputs)
+        return f"{node.op}({args}){' {' + attrs + '}' if attrs else ''} : {types}"
+
+
+def generate_source(graph: Graph, fastmath=False, parallel=None) -> tuple[str, Emitter]:
+    from .kernels import emit_node
+    em = Emitter(graph, fastmath)
+    params = [em.define(p, f"p{i}_{_safe(p.name)}") for i, p in enumerate(graph.params)]
+    body_start = len(em.lines)
+    for node in graph.nodes:
+        em.comment_node(node)
+        emit_node(em, node)
+    results = []
+    seen = set()
+    for v in graph.results:
+        name = em.ref(v)
+        if v.type.ndim and (v.id not in em.fresh or v.id in seen or isinstance(v, Const)):
+            name = f"np.ascontiguousarray({name}).copy()"
+        seen.add(v.id)
+        results.append(name)
+    em.line(f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
+    args = params + [n for n, _ in em.extra]
+    fm = "True" if fastmath else "False"
+    head = [
+        f"# eagerflow generated code for @{graph.name}",
+        "import numpy as np",
+        "import math",
+        "from numba import njit, objmode",
+        "from eagerflow.compiler.rt import *",
+    ]
+    if _has_mathlib():
+        head.append("from eagerflow.compiler.mathlib import *")
+    if parallel:
+        head.append("from numba import prange")
+    head += ["", "", f"@njit(error_model='numpy', fastmath={fm}, cache=True, nogil=True)",
+             f"def {_safe(graph.name)}({', '.join(args)}):"]
+    del body_start
+    return "\n".join(head + em.lines) + "\n", em
+
+
+def _safe(name) -> str:
+    s = "".join(c if c.isalnum() or c == "_" else "_" for c in str(name or "f"))
+    return s if s and not s[0].isdigit() else f"f_{s}"
+
+
+_MATHLIB = None
+
+
+def _has_mathlib() -> bool:
+    global _MATHLIB
+    if _MATHLIB is None:
+        try:
+            from .. import mathlib  # noqa: F401
+            _MATHLIB = hasattr(mathlib, "MATH_FUNCS") and getattr(mathlib, "VALIDATED", False)
+        except Exception:
+            _MATHLIB = False
+    return _MATHLIB
+
+
+def math_funcs(fastmath: bool) -> dict:
+    if not _has_mathlib():
+        return {}
+    from .. import mathlib
+    if fastmath and hasattr(mathlib, "MATH_FUNCS_FAST"):
+        return mathlib.MATH_FUNCS_FAST
+    return mathlib.MATH_FUNCS
+
+
+def fail(node: Node, msg: str):
+    raise CompileError(f"cannot generate Numba code for {node.op}: {msg}", loc=node.loc)
+
+
+__all__ = ["Emitter", "generate_source", "cast", "dtype_code", "NB_TYPE", "REGISTRY", "Kind"]

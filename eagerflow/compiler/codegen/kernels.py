@@ -1,0 +1,422 @@
+"""Loop nests and calls for each kind of node.
+
+- elementwise (single ops and fused.elementwise): one loop nest over the output shape in C order;
+  broadcast inputs are indexed in place (index 0 on their size-1 dims), never materialized.
+- reductions (single and fused.reduce): kept dims outside, reduced dims inside with a scalar
+  accumulator; float sums and products over the innermost dim go through a block buffer and an
+  8-lane helper (fixed order, vectorized). Reductions over leading axes loop in C order and
+  accumulate into the output array, so the inner loop stays contiguous.
+- matmul: np.dot (BLAS through SciPy) for float 1-d/2-d operands, loops otherwise; a fused
+  epilogue runs over the product in place.
+- other ops: their entry's Numba emitter, else their NumPy implementation through numba.objmode
+  (shown as such in the source).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir.graph import Const, Graph, Node, Value
+from ...ir.types import TensorType
+from ...ops.registry import REGISTRY, Kind
+from .emit import NB_TYPE, Emitter, cast, dtype_code, math_funcs
+
+# -- scalar expressions ---------------------------------------------------------------------------
+
+
+def loop_dtypes(op, in_types, out_type) -> list[np.dtype]:
+    """The dtypes an op computes in (NumPy's loop), per input."""
+    uf = op.numpy[0] if op.numpy else None
+    if isinstance(uf, np.ufunc):
+        sig = tuple({"b": bool, "i": int, "u": int, "f": float}[t.dtype.kind] if t.weak else t.dtype
+                    for t in in_types)
+        return list(uf.resolve_dtypes(sig + (None,) * uf.nout)[:uf.nin])
+    rule = op.extra.get("loop")
+    if rule is None:
+        return [t.dtype for t in in_types]
+    return [np.dtype(d) for d in rule(*in_types, out_type.dtype)]
+
+
+def scalar_expr(em: Emitter, op, in_types, out_type, exprs) -> str:
+    loop = loop_dtypes(op, in_types, out_type)
+    casted = [cast(e, t.dtype, d) for e, t, d in zip(exprs, in_types, loop)]
+    ld = loop[0] if loop else out_type.dtype
+    uf = op.numpy[0] if op.numpy else None
+    fname = math_funcs(em.fastmath).get((uf.__name__, ld.name)) if isinstance(uf, np.ufunc) else None
+    if fname:
+        tmpl = fname + "(" + ", ".join("{%d}" % i for i in range(len(exprs))) + ")"
+    else:
+        tmpl = op.emit.get("numba")
+        if isinstance(tmpl, dict):
+            tmpl = tmpl.get(ld.kind, tmpl.get(""))
+        if not isinstance(tmpl, str):
+            raise KeyError(op.name)
+    expr = tmpl.format(*casted, t=dtype_code(ld), bits=ld.itemsize * 8)
+    return f"{dtype_code(out_type.dtype)}({expr})"
+
+
+def emit_region(em: Emitter, region: Graph, arg_exprs) -> list[str]:
+    """Emit a scalar region body; returns the expressions of its results."""
+    env = {p.id: e for p, e in zip(region.params, arg_exprs)}
+
+    def ref(v):
+        return env[v.id] if v.id in env else em.ref(v)
+
+    for n in region.nodes:
+        op = REGISTRY[n.op]
+        expr = scalar_expr(em, op, [v.type for v in n.inputs], n.outputs[0].type,
+                           [ref(v) for v in n.inputs])
+        name = em.tmp("e")
+        em.line(f"{name} = {expr}")
+        env[n.outputs[0].id] = name
+    return [ref(v) for v in region.results]
+
+
+def single_op_region(node: Node) -> Graph:
+    """A one-op region standing for an unfused elementwise node."""
+    params = [Value(TensorType(v.type.dtype, (), v.type.weak)) for v in node.inputs]
+    inner = Node(node.op, params, node.attrs, [TensorType(o.type.dtype, ()) for o in node.outputs])
+    return Graph("region", params, [inner], list(inner.outputs))
+
+
+# -- loop helpers ---------------------------------------------------------------------------------
+
+
+def out_dims(em: Emitter, shape, inputs) -> list[str]:
+    """Run-time size of each dim of a broadcast shape, read from an input that has it."""
+    dims = []
+    for d, size in enumerate(shape):
+        expr = "1" if size == 1 else None
+        for v in inputs:
+            off = len(shape) - v.type.ndim
+            j = d - off
+            if j >= 0 and v.type.shape[j] != 1 and not isinstance(v, Const):
+                expr = f"{em.ref(v)}.shape[{j}]"
+                break
+        if expr is None:
+            expr = em.size(size)
+        dims.append(expr)
+    return dims
+
+
+def elem(em: Emitter, v: Value, shape, idx) -> str:
+    if v.type.ndim == 0:
+        return em.ref(v)
+    off = len(shape) - v.type.ndim
+    ix = ["0" if v.type.shape[j] == 1 and shape[off + j] != 1 else idx[off + j]
+          for j in range(v.type.ndim)]
+    return f"{em.ref(v)}[{', '.join(ix)}]"
+
+
+def open_loops(em: Emitter, dims, names):
+    for d, i in zip(dims, names):
+        em.line(f"for {i} in range({d}):")
+        em.indent += 1
+
+
+def close_loops(em: Emitter, n):
+    em.indent -= n
+
+
+def shape_tuple(dims) -> str:
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+# -- elementwise ----------------------------------------------------------------------------------
+
+
+def emit_elementwise(em: Emitter, node: Node, region: Graph, shape):
+    shape = tuple(shape)
+    outs = [em.define(v) for v in node.outputs]
+    if not shape:
+        exprs = emit_region(em, region, [em.ref(v) for v in node.inputs])
+        for o, e, v in zip(outs, exprs, node.outputs):
+            em.line(f"{o} = {e}")
+        return
+    dims = out_dims(em, shape, node.inputs)
+    dnames = [em.tmp("d") for _ in dims]
+    for n, d in zip(dnames, dims):
+        em.line(f"{n} = {d}")
+    for o, v in zip(outs, node.outputs):
+        em.line(f"{o} = np.empty({shape_tuple(dnames)}, {dtype_code(v.type.dtype)})")
+        em.fresh.add(v.id)
+    idx = [f"i{k}" for k in range(len(shape))]
+    open_loops(em, dnames, idx)
+    exprs = emit_region(em, region, [elem(em, v, shape, idx) for v in node.inputs])
+    for o, e in zip(outs, exprs):
+        em.line(f"{o}[{', '.join(idx)}] = {e}")
+    close_loops(em, len(shape))
+
+
+# -- reductions -----------------------------------------------------------------------------------
+
+
+def _identity(rop, dt: np.dtype) -> str:
+    ident = rop.extra["identity"]
+    if ident == "-inf":
+        v = "-np.inf" if dt.kind == "f" else str(np.iinfo(dt).min) if dt.kind in "iu" else "False"
+    elif ident == "+inf":
+        v = "np.inf" if dt.kind == "f" else str(np.iinfo(dt).max) if dt.kind in "iu" else "True"
+    else:
+        v = repr(ident)
+    return f"{dtype_code(dt)}({v})"
+
+
+def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, reduce):
+    rop = REGISTRY[reduce]
+    shape = tuple(shape)
+    r = len(shape)
+    axes = tuple(range(r)) if axis is None else tuple(axis)
+    kept = [d for d in range(r) if d not in axes]
+    res = node.outputs[0]
+    out = em.define(res)
+    stored = node.outputs[1:]
+    dims = out_dims(em, shape, node.inputs)
+    dn = [em.tmp("d") for _ in dims]
+    for n, d in zip(dn, dims):
+        em.line(f"{n} = {d}")
+    for v in stored:
+        em.line(f"{em.define(v)} = np.empty({shape_tuple(dn)}, {dtype_code(v.type.dtype)})")
+        em.fresh.add(v.id)
+    idx = [f"i{k}" for k in range(r)]
+    val_type = region.results[0].type.dtype
+    acc_dt = res.type.dtype
+    index_kind = rop.extra.get("index", False)
+    trailing = axes == tuple(range(r - len(axes), r))
+    kept_shape = shape_tuple([dn[d] for d in kept])
+
+    def body():
+        exprs = emit_region(em, region, [elem(em, v, shape, idx) for v in node.inputs])
+        for v, e in zip(stored, exprs[1:]):
+            em.line(f"{em.ref(v)}[{', '.join(idx)}] = {e}")
+        return exprs[0]
+
+    if not index_kind and not trailing:
+        # C-order loops, accumulator array: the inner (kept) loop stays contiguous.
+        acc = em.tmp("acc")
+        em.line(f"{acc} = np.full({kept_shape}, {_identity(rop, acc_dt)}, {dtype_code(acc_dt)})")
+        open_loops(em, dn, idx)
+        x = cast(body(), val_type, acc_dt)
+        k = ", ".join(idx[d] for d in kept)
+        em.line(f"{acc}[{k}] = {_combine(rop, f'{acc}[{k}]', x, acc_dt)}")
+        close_loops(em, r)
+        _finish_reduce(em, out, acc, res, keepdims, shape, axes, kept, dn, scalar=False)
+        em.fresh.add(res.id)
+        return
+    # kept dims outside, reduced dims inside, scalar accumulator
+    red = [d for d in range(r) if d in axes]
+    acc_arr = None
+    if kept:
+        acc_arr = em.tmp("acc")
+        em.line(f"{acc_arr} = np.empty({kept_shape}, {dtype_code(acc_dt)})")
+    block = rop.extra.get("block") if acc_dt.kind == "f" and val_type.kind == "f" and red else None
+    if block:
+        buf = em.tmp("buf")
+        em.line(f"{buf} = np.empty(BLOCK, {dtype_code(acc_dt)})")
+    open_loops(em, [dn[d] for d in kept], [idx[d] for d in kept])
+    acc = em.tmp("a")
+    em.line(f"{acc} = {_identity(rop, acc_dt) if not index_kind else _arg_init(rop, val_type)}")
+    if index_kind:
+        best = em.tmp("b")
+        em.line(f"{best} = {acc}")
+        em.line(f"{acc} = np.int64(0)")
+        flat = em.tmp("f")
+        em.line(f"{flat} = 0")
+    outer_red, last = red[:-1], red[-1] if red else None
+    open_loops(em, [dn[d] for d in outer_red], [idx[d] for d in outer_red])
+    if last is not None and block:
+        jb, m, jj = em.tmp("jb"), em.tmp("m"), em.tmp("jj")
+        em.line(f"for {jb} in range(0, {dn[last]}, BLOCK):")
+        em.indent += 1
+        em.line(f"{m} = min(BLOCK, {dn[last]} - {jb})")
+        em.line(f"for {jj} in range({m}):")
+        em.indent += 1
+        em.line(f"{idx[last]} = {jb} + {jj}")
+        em.line(f"{buf}[{jj}] = {cast(body(), val_type, acc_dt)}")
+        em.indent -= 1
+        blk = f"{block}({buf}, {m}, {_identity(rop, acc_dt)})"
+        em.line(f"{acc} = {_combine(rop, acc, blk, acc_dt)}")
+        em.indent -= 1
+    else:
+        if last is not None:
+            open_loops(em, [dn[last]], [idx[last]])
+        x = body()
+        if index_kind:
+            _arg_step(em, rop, x, val_type, best, acc, flat if axis is None else idx[axes[0]])
+            if axis is None:
+                em.line(f"{flat} += 1")
+        else:
+            em.line(f"{acc} = {_combine(rop, acc, cast(x, val_type, acc_dt), acc_dt)}")
+        if last is not None:
+            close_loops(em, 1)
+    close_loops(em, len(outer_red))
+    if kept:
+        em.line(f"{acc_arr}[{', '.join(idx[d] for d in kept)}] = {acc}")
+    close_loops(em, len(kept))
+    _finish_reduce(em, out, acc_arr if kept else acc, res, keepdims, shape, axes, kept, dn,
+                   scalar=not kept)
+    if res.type.ndim:
+        em.fresh.add(res.id)
+
+
+def _combine(rop, a, x, dt) -> str:
+    tmpl = rop.extra["combine"]
+    return f"{dtype_code(dt)}({tmpl.format(a=a, x=x)})"
+
+
+def _arg_init(rop, dt):
+    ident = rop.extra["identity_value"]
+    if dt.kind == "f":
+        return f"{dtype_code(dt)}({'-np.inf' if ident == '-inf' else 'np.inf'})"
+    if dt.kind == "b":
+        return "np.int64(0)" if ident == "-inf" else "np.int64(1)"
+    info = np.iinfo(dt)
+    return f"{dtype_code(dt)}({info.min if ident == '-inf' else info.max})"
+
+
+def _arg_step(em, rop, x, dt, best, acc, pos):
+    cmp = rop.extra["better"]
+    xv = em.tmp("x")
+    em.line(f"{xv} = {x if dt.kind != 'b' else f'np.int64({x})'}")
+    nan = f" or ({xv} != {xv} and {best} == {best})" if dt.kind == "f" else ""
+    em.line(f"if {xv} {cmp} {best}{nan}:")
+    em.line(f"    {best} = {xv}")
+    em.line(f"    {acc} = np.int64({pos})")
+
+
+def _finish_reduce(em, out, acc, res, keepdims, shape, axes, kept, dn, scalar):
+    if scalar:
+        if res.type.ndim:   # keepdims of a full reduction
+            em.line(f"{out} = np.full({shape_tuple(['1'] * res.type.ndim)}, {acc})")
+        else:
+            em.line(f"{out} = {acc}")
+        return
+    if keepdims:
+        ks = shape_tuple(["1" if d in axes else dn[d] for d in range(len(shape))])
+        em.line(f"{out} = {acc}.reshape({ks})")
+    else:
+        em.line(f"{out} = {acc}")
+
+
+# -- matmul ---------------------------------------------------------------------------------------
+
+
+def emit_matmul(em: Emitter, node: Node, region: Graph | None):
+    a, b = node.inputs[:2]
+    extras = node.inputs[2:]
+    res = node.outputs[0]
+    mm_dt = REGISTRY["matmul"].infer(a.type, b.type).dtype
+    an, bn = em.ref(a), em.ref(b)
+    an = an if a.type.dtype == mm_dt else f"{an}.astype({dtype_code(mm_dt)})"
+    bn = bn if b.type.dtype == mm_dt else f"{bn}.astype({dtype_code(mm_dt)})"
+    m = em.tmp("mm")
+    if mm_dt.kind == "f" and a.type.ndim <= 2 and b.type.ndim <= 2:
+        em.line(f"{m} = np.dot({an}, {bn})")
+    else:
+        _matmul_loops(em, m, an, bn, a.type, b.type, mm_dt)
+    out = em.define(res)
+    if region is None:
+        em.line(f"{out} = {m}")
+    else:
+        shape = res.type.shape
+        if not shape:
+            (e,) = emit_region(em, region, [m] + [em.ref(v) for v in extras])
+            em.line(f"{out} = {e}")
+            return
+        dims = [f"{m}.shape[{k}]" for k in range(len(shape))]
+        same = res.type.dtype == mm_dt
+        em.line(f"{out} = {m}" if same else
+                f"{out} = np.empty({m}.shape, {dtype_code(res.type.dtype)})")
+        idx = [f"i{k}" for k in range(len(shape))]
+        open_loops(em, dims, idx)
+        (e,) = emit_region(em, region, [f"{m}[{', '.join(idx)}]"] +
+                           [elem(em, v, shape, idx) for v in extras])
+        em.line(f"{out}[{', '.join(idx)}] = {e}")
+        close_loops(em, len(shape))
+    if res.type.ndim:
+        em.fresh.add(res.id)
+
+
+def _matmul_loops(em, m, an, bn, at, bt, dt):
+    if at.ndim != 2 or bt.ndim != 2 or dt.kind == "b":
+        raise _Fallback("batched or boolean matmul runs through objmode")
+    em.line(f"{m} = np.zeros(({an}.shape[0], {bn}.shape[1]), {dtype_code(dt)})")
+    em.line(f"for i in range({an}.shape[0]):")
+    em.line(f"    for k in range({an}.shape[1]):")
+    em.line(f"        aik = {an}[i, k]")
+    em.line(f"        for j in range({bn}.shape[1]):")
+    em.line(f"            {m}[i, j] += aik * {bn}[k, j]")
+
+
+# -- objmode fallback -----------------------------------------------------------------------------
+
+
+def py_literal(v) -> str:
+    if isinstance(v, float) and not np.isfinite(v):
+        return f"float({str(v)!r})"
+    if isinstance(v, tuple):
+        return "(" + "".join(py_literal(x) + ", " for x in v) + ")"
+    return repr(v)
+
+
+def nb_type(t: TensorType) -> str:
+    base = NB_TYPE[t.dtype.name]
+    return base if t.ndim == 0 else f"{base}[{', '.join([':'] * t.ndim)}]"
+
+
+def emit_objmode(em: Emitter, node: Node):
+    em.uses_objmode = True
+    outs = [em.define(v) for v in node.outputs]
+    decl = ", ".join(f'{o}="{nb_type(v.type)}"' for o, v in zip(outs, node.outputs))
+    args = ", ".join(em.ref(v) for v in node.inputs)
+    attrs = "".join(f", {k}={py_literal(v)}" for k, v in node.attrs.items())
+    em.line(f"with objmode({decl}):")
+    call = f"ef_impl({node.op!r})({args}{attrs})"
+    if len(outs) == 1:
+        suffix = "[()]" if node.outputs[0].type.ndim == 0 else ""
+        em.line(f"    {outs[0]} = np.asarray({call}, {dtype_code(node.outputs[0].type.dtype)}){suffix}")
+    else:
+        tmp = em.tmp("r")
+        em.line(f"    {tmp} = {call}")
+        for k, (o, v) in enumerate(zip(outs, node.outputs)):
+            suffix = "[()]" if v.type.ndim == 0 else ""
+            em.line(f"    {o} = np.asarray({tmp}[{k}], {dtype_code(v.type.dtype)}){suffix}")
+    for v in node.outputs:
+        em.fresh.add(v.id)
+
+
+# -- dispatch -------------------------------------------------------------------------------------
+
+
+def emit_node(em: Emitter, node: Node):
+    op = REGISTRY[node.op]
+    custom = op.emit.get("numba")
+    mark = len(em.lines)
+    try:
+        if callable(custom):
+            custom(em, node)
+        elif op.kind is Kind.ELEMENTWISE:
+            emit_elementwise(em, node, single_op_region(node), node.outputs[0].type.shape)
+        elif op.kind is Kind.REDUCTION:
+            x = node.inputs[0]
+            emit_reduce(em, node, _identity_region(x.type), x.type.shape, node.attrs["axis"],
+                        node.attrs["keepdims"], node.op)
+        else:
+            emit_objmode(em, node)
+    except (KeyError, NotImplementedError, _Fallback):
+        del em.lines[mark:]
+        _reset_outputs(em, node)
+        emit_objmode(em, node)
+
+
+class _Fallback(Exception):
+    """An emitter that cannot handle this node's types: use objmode."""
+
+
+def _reset_outputs(em, node):
+    for v in node.outputs:
+        em.names.pop(v.id, None)
+
+
+def _identity_region(t: TensorType) -> Graph:
+    p = Value(TensorType(t.dtype, ()))
+    return Graph("region", [p], [], [p])

@@ -1,0 +1,217 @@
+"""Scalar helpers that generated code calls: NumPy's exact semantics where a plain Numba
+expression differs (integer division by zero, floor division and remainder signs, shifts past
+the width, NaN-propagating max/min), plus the blocked reduction kernels.
+
+Generated modules do `from eagerflow.compiler.rt import *`. Every helper is a small njit function
+that LLVM inlines; none calls into Python.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = ["ef_floordiv_f", "ef_floordiv_i", "ef_mod_f", "ef_mod_i", "ef_pow_i", "ef_lshift",
+           "ef_rshift", "ef_logaddexp", "ef_sign_f", "ef_sum_block", "ef_prod_block",
+           "ef_max_block", "ef_min_block", "ef_max", "ef_min", "ef_fmax", "ef_fmin", "ef_impl",
+           "ef_check_index", "ef_divmod_f", "np", "math", "BLOCK"]
+
+BLOCK = 256   # elements per block in blocked float reductions (docs/numba_backend.md)
+
+_opts = dict(error_model="numpy", inline="always")
+
+
+@njit(**_opts)
+def ef_divmod_f(a, b):
+    # npy_divmod (numpy/_core/src/npymath/npy_math_internal.h.src), step by step
+    mod = math.fmod(a, b)
+    if b == 0:
+        return a / b, mod
+    div = (a - mod) / b
+    if mod != 0 or mod != mod:
+        if (b < 0) != (mod < 0):
+            mod += b
+            div -= 1.0
+    else:
+        mod = math.copysign(0.0, b)
+    if div != 0 or div != div:
+        floordiv = math.floor(div)
+        if div - floordiv > 0.5:
+            floordiv += 1.0
+    else:
+        floordiv = math.copysign(0.0, a / b)
+    return floordiv, mod
+
+
+@njit(**_opts)
+def ef_floordiv_f(a, b):
+    if b == 0:
+        return a / b
+    return ef_divmod_f(a, b)[0]
+
+
+@njit(**_opts)
+def ef_mod_f(a, b):
+    if b == 0:
+        return math.fmod(a, b)
+    return ef_divmod_f(a, b)[1]
+
+
+@njit(**_opts)
+def ef_floordiv_i(a, b):
+    if b == 0:
+        return a - a
+    if b == -1:
+        return -a   # wraps for the minimum value, as NumPy does
+    q = a // b
+    return q
+
+
+@njit(**_opts)
+def ef_mod_i(a, b):
+    if b == 0:
+        return a - a
+    if b == -1:
+        return a - a
+    return a % b
+
+
+@njit(**_opts)
+def ef_pow_i(a, b):
+    if b < 0:
+        raise ValueError("Integers to negative integer powers are not allowed.")
+    r = a - a + 1
+    base = a
+    e = b
+    while e > 0:
+        if e & 1:
+            r = r * base
+        base = base * base
+        e >>= 1
+    return r
+
+
+@njit(**_opts)
+def ef_lshift(a, b, bits):
+    if b < 0 or b >= bits:
+        return a - a
+    return a << b
+
+
+@njit(**_opts)
+def ef_rshift(a, b, bits):
+    if b < 0 or b >= bits:
+        return a - a - 1 if a < 0 else a - a
+    return a >> b
+
+
+@njit(**_opts)
+def ef_logaddexp(x, y):
+    if x == y:
+        return x + 0.6931471805599453
+    t = x - y
+    if t > 0:
+        return x + math.log1p(math.exp(-t))
+    if t <= 0:
+        return y + math.log1p(math.exp(t))
+    return t
+
+
+@njit(**_opts)
+def ef_sign_f(a):
+    if a > 0:
+        return 1.0
+    if a < 0:
+        return -1.0
+    return 0.0 if a == a else a
+
+
+@njit(**_opts)
+def ef_max(a, b):   # np.maximum: NaN-propagating; on ties the second operand
+    return a if (a > b or a != a) else b
+
+
+@njit(**_opts)
+def ef_min(a, b):
+    return a if (a < b or a != a) else b
+
+
+@njit(**_opts)
+def ef_fmax(a, b):   # np.fmax: NaN-ignoring
+    return a if (a > b or b != b) else b
+
+
+@njit(**_opts)
+def ef_fmin(a, b):
+    return a if (a < b or b != b) else b
+
+
+# Blocked reductions: eight independent lanes over a block held in L1, combined as a fixed tree,
+# so the order is the same on every run and LLVM's SLP vectorizer packs the lanes.
+
+@njit(error_model="numpy")
+def ef_sum_block(buf, m, zero):
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = zero
+    n8 = m - m % 8
+    for j in range(0, n8, 8):
+        s0 += buf[j]
+        s1 += buf[j + 1]
+        s2 += buf[j + 2]
+        s3 += buf[j + 3]
+        s4 += buf[j + 4]
+        s5 += buf[j + 5]
+        s6 += buf[j + 6]
+        s7 += buf[j + 7]
+    t = zero
+    for j in range(n8, m):
+        t += buf[j]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) + t
+
+
+@njit(error_model="numpy")
+def ef_prod_block(buf, m, one):
+    s0 = s1 = s2 = s3 = one
+    n4 = m - m % 4
+    for j in range(0, n4, 4):
+        s0 *= buf[j]
+        s1 *= buf[j + 1]
+        s2 *= buf[j + 2]
+        s3 *= buf[j + 3]
+    t = one
+    for j in range(n4, m):
+        t *= buf[j]
+    return ((s0 * s1) * (s2 * s3)) * t
+
+
+@njit(error_model="numpy")
+def ef_max_block(buf, m, acc):
+    for j in range(m):
+        v = buf[j]
+        acc = v if (v > acc or v != v) else acc
+        if acc != acc:
+            return acc
+    return acc
+
+
+@njit(error_model="numpy")
+def ef_min_block(buf, m, acc):
+    for j in range(m):
+        v = buf[j]
+        acc = v if (v < acc or v != v) else acc
+        if acc != acc:
+            return acc
+    return acc
+
+
+@njit(error_model="numpy")
+def ef_check_index(i, n):
+    if i < -n or i >= n:
+        raise IndexError("index out of bounds in a gather")
+    return i + n if i < 0 else i
+
+
+def ef_impl(name):
+    """The NumPy reference implementation of an op, for code that runs it through objmode."""
+    from ..ops.registry import REGISTRY
+    return REGISTRY[name].impl
