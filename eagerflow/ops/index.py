@@ -93,8 +93,11 @@ def normalize_index(key, shape):
         elif k is None:
             pattern.append(None)
         elif isinstance(k, slice):
-            pattern.append(tuple(_static(v) for v in k.indices(shape[dim])) if _static_slice(k)
-                           else _bad_slice())
+            _static_slice(k)
+            start, stop, step = (_static(v) for v in k.indices(shape[dim]))
+            # slice.indices gives stop=-1 for "down to index 0": as a slice bound that would mean
+            # the last element, so it is stored as None.
+            pattern.append((start, None if stop < 0 else stop, step))
             dim += 1
         elif isinstance(k, (Tracer, np.ndarray, list)):
             arr = k if isinstance(k, Tracer) else np.asarray(k)
@@ -125,10 +128,6 @@ def _static_slice(s):
             "slice bounds must be Python ints: a traced value gives a slice whose size is known "
             "only at run time; pass the bound through static_argnames, or use np.where")
     return True
-
-
-def _bad_slice():
-    raise UnsupportedError("unsupported slice")
 
 
 def _is_bool_array(k):

@@ -166,10 +166,18 @@ class Tracer:
                 "written as np.sum(np.where(mask, x, 0))")
         if arrays:
             return apply("getitem", self, *arrays, index=pattern)
+        keys = key if isinstance(key, tuple) else (key,)
+        if self.ndim == 0 and not any(k is Ellipsis or k is None for k in keys):
+            t = Tracer(self.value)   # x[()] of a 0-d array is a NumPy scalar, not a view
+            t._scalar = True
+            return t
         if all(isinstance(p, tuple) and p == (0, s, 1) for p, s in zip(pattern, self.shape)) \
                 and len(pattern) == len(self.shape):
             return Tracer(self.value, base=self, index=pattern)
         t = apply("getitem", self, index=pattern)
+        if t.ndim == 0 and not any(k is Ellipsis for k in keys):
+            # every axis indexed by an int: NumPy returns a scalar, not a view (x[..., 0] is a view)
+            return t
         return Tracer(t.value, base=self, index=pattern)
 
     def __setitem__(self, key, v):
