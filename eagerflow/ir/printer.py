@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 
 import numpy as np
 
@@ -102,6 +103,12 @@ def _region_lines(g: Graph, namer: _Namer, indent: str, locations: bool) -> list
     return lines
 
 
+def _symbol(name: str) -> str:
+    """A function name the parser reads back: `<lambda>` prints as `_lambda_`."""
+    name = re.sub(r"[^\w.]", "_", name or "f")
+    return name if name[0].isalpha() or name[0] == "_" else "_" + name
+
+
 def print_graph(g: Graph, locations: bool = True) -> str:
     namer = _Namer()
     params = ", ".join(f"%{namer.define_param(p, f'arg{i}')}: {p.type}" for i, p in enumerate(g.params))
@@ -110,7 +117,7 @@ def print_graph(g: Graph, locations: bool = True) -> str:
     lines = []
     if g.in_tree is not None or g.out_tree is not None:
         lines.append(f"# in: {format_literal(g.in_tree)}  out: {format_literal(g.out_tree)}")
-    lines.append(f"func @{g.name}({params}) -> {rtext} {{")
+    lines.append(f"func @{_symbol(g.name)}({params}) -> {rtext} {{")
     for n in g.nodes:
         lines += _node_lines(n, namer, "  ", locations)
     lines.append(f"  return {', '.join(namer.ref(v) for v in g.results)}")

@@ -91,7 +91,11 @@ def scalar_stand_in(t: TensorType):
 
 
 def type_of(x) -> TensorType:
-    """The type eagerflow gives a concrete value: Python scalars are weak (NEP 50)."""
+    """The type eagerflow gives a concrete value: Python scalars are weak (NEP 50).
+
+    NumPy scalars are strong, np.float64 included (it subclasses Python float)."""
+    if isinstance(x, (np.generic, np.ndarray)):
+        return TensorType(check_dtype(x.dtype), np.shape(x))
     if isinstance(x, bool):
         return TensorType(np.dtype(np.bool_), ())
     if isinstance(x, int):

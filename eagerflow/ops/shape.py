@@ -52,7 +52,8 @@ def _reshape_trace(a, shape=None, order="C", *, newshape=None, copy=None):
 
 register(OpDef(
     "reshape", Kind.SHAPE, impl=lambda x, *, shape: np.reshape(x, shape),
-    infer=lambda x, *, shape: x.with_shape(resolve_reshape(x.shape, shape, x.size)),
+    infer=lambda x, *, shape: TensorType(x.dtype, resolve_reshape(x.shape, shape, x.size),
+                                         x.weak and not shape),   # weak only while 0-d
     numpy=(np.reshape,), trace=_reshape_trace, attrs=("shape",), nin=1, dtypes=ALL,
     doc="np.reshape in C order; the shape attribute is fully resolved (no -1)"))
 
@@ -179,7 +180,7 @@ def _stack_trace(arrays, axis=0, out=None, dtype=None, casting="same_kind"):
 register(OpDef(
     "concatenate", Kind.SHAPE, impl=lambda *xs, axis: np.concatenate(xs, axis=axis),
     infer=_concat_infer, numpy=(np.concatenate,), trace=_concat_trace, attrs=("axis",),
-    dtypes=ALL, doc="np.concatenate along one axis"))
+    dtypes=ALL, extra={"fresh": True}, doc="np.concatenate along one axis (a fresh array)"))
 
 for _name, _fn, _tr in (("ravel", np.ravel, _ravel_trace), ("expand_dims", np.expand_dims,
                         _expand_dims_trace), ("squeeze", np.squeeze, _squeeze_trace),

@@ -27,6 +27,8 @@ class RetraceWarning(UserWarning):
 def _leaf_key(x):
     if isinstance(x, np.ndarray):
         return (x.dtype, x.shape)
+    if isinstance(x, np.generic):   # before float: np.float64 subclasses float, but is strong
+        return ("g", x.dtype)
     if isinstance(x, bool):
         return "b"
     if isinstance(x, int):
@@ -133,6 +135,17 @@ class Function:
     def __call__(self, *args, **kwargs):
         if config.functions_run_eagerly():
             return self.fn(*args, **kwargs)
+        try:
+            return self._call(args, kwargs)
+        except (EagerflowError, ValueError, TypeError) as e:
+            user_error = _user_facing(e)
+            if user_error is None:
+                raise
+        # Raised here, outside the handler, so that the traceback holds the user's frames and this
+        # one entry frame only (CPython always records the frame that raises).
+        raise user_error from None
+
+    def _call(self, args, kwargs):
         key, leaves, treedef, statics = self._split(args, kwargs)
         entry = self._lookup(key)
         traced_now = entry is None
@@ -168,19 +181,16 @@ class Function:
         n = tr.graph.meta["n_outputs"]
         for i, o in zip(tr.written, outs[n:]):
             leaves[i][...] = o
-        results = [_finish(o, s) for o, s in zip(outs[:n], tr.out_scalar)]
+        results = [_finish(o, s, inputs) for o, s in zip(outs[:n], tr.out_scalar)]
         return unflatten(tr.graph.out_tree, results, tr.out_statics)
 
     def _build(self, key, leaves, treedef, statics) -> Entry:
         from .lowering import lower_traced
         with self._lock:
             self._misses += 1
-            try:
-                traced = self._trace(leaves, treedef, statics, key)
-                lowered = lower_traced(traced, self)
-                run = lowered.executor()
-            except EagerflowError as e:
-                raise strip_internal_frames(e) from None
+            traced = self._trace(leaves, treedef, statics, key)
+            lowered = lower_traced(traced, self)
+            run = lowered.executor()
             entry = Entry(traced, lowered, run)
             entry.capture_sigs = [(np.asarray(c.get()).dtype, np.shape(c.get()))
                                   for c in traced.captures]
@@ -247,12 +257,15 @@ class Function:
         """Every stage for these arguments: `.traced`, `.optimized`, `.passes`, `.source`, `.dot()`.
         Traces and generates code, compiles nothing."""
         from .lowering import lower_traced
-        key, leaves, treedef, statics = self._split(args, kwargs)
         try:
+            key, leaves, treedef, statics = self._split(args, kwargs)
             traced = self._trace(leaves, treedef, statics, key)
             return lower_traced(traced, self)
-        except EagerflowError as e:
-            raise strip_internal_frames(e) from None
+        except (EagerflowError, ValueError, TypeError) as e:
+            user_error = _user_facing(e)
+            if user_error is None:
+                raise
+        raise user_error from None
 
     def cache_info(self) -> CacheInfo:
         return CacheInfo(self._hits, self._misses, self.cache_size, len(self._cache))
@@ -263,6 +276,17 @@ class Function:
 
     def __repr__(self):
         return f"<eagerflow.function {self.name} backend={self.backend}>"
+
+
+def _user_facing(e: BaseException) -> EagerflowError | None:
+    """The eagerflow error to show for `e`, its traceback stripped of eagerflow's frames; None
+    for errors that are not ours. NumPy wraps some of ours (`buf[0] = tracer` raises "setting
+    an array element with a sequence" from our ConcretizationError): the cause is shown."""
+    if not isinstance(e, EagerflowError):
+        e = e.__cause__
+        if not isinstance(e, EagerflowError):
+            return None
+    return strip_internal_frames(e)
 
 
 class _StaticMarker:
@@ -281,9 +305,15 @@ class _StaticMarker:
         return f"<static {self.name}>"
 
 
-def _finish(o, scalar):
+def _finish(o, scalar, inputs):
+    """A result as eager NumPy gives it: a NumPy scalar, or a fresh, writeable, C-ordered array
+    that aliases no input (an executor may hand back an argument, a view or a constant)."""
     if scalar and np.ndim(o) == 0:
         return np.asarray(o)[()]
+    o = np.asarray(o)
+    if isinstance(o.base, np.ndarray) or not o.flags.c_contiguous or not o.flags.writeable or \
+            any(o is a for a in inputs):
+        o = np.array(o, order="C", copy=True)
     return o
 
 

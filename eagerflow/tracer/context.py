@@ -107,9 +107,9 @@ def apply(name: str, *inputs, **attrs):
     rule = op.extra.get("zero_d") or ("scalar" if op.kind in _SCALAR_KINDS else "array")
     for t in outs:
         t._scalar = rule == "scalar" or (rule == "inherit" and getattr(inputs[0], "_scalar", True))
-    if op.kind is Kind.SHAPE:
-        from .tracer import MAYBE_VIEWS
-        MAYBE_VIEWS.update(outs)
+    if op.kind is Kind.SHAPE and not op.extra.get("fresh"):
+        for t in outs:
+            t._maybe_view = True
     _check_weak_ints(ctx, values, out_types)
     return outs[0] if op.nout == 1 else outs
 

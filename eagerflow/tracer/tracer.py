@@ -8,19 +8,14 @@ whose base changed re-reads it.
 """
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 from ..errors import AliasingError, ConcretizationError, UnsupportedError
 from ..ops.registry import NUMPY_MAP
 from .context import apply, current, to_value
 
-MAYBE_VIEWS: "weakref.WeakSet[Tracer]" = weakref.WeakSet()   # results of SHAPE ops
-
-
 class Tracer:
-    __slots__ = ("_val", "_base", "_index", "_base_ver", "_ver", "_scalar", "__weakref__")
+    __slots__ = ("_val", "_base", "_index", "_base_ver", "_ver", "_scalar", "_maybe_view")
     __array_priority__ = 1000
 
     def __init__(self, value, base: "Tracer | None" = None, index=None):
@@ -30,6 +25,10 @@ class Tracer:
         self._base_ver = base._ver if base is not None else 0
         self._ver = 0
         self._scalar = False   # a 0-d value that eager NumPy holds as a NumPy scalar
+        # The result of a reshape/transpose-like op: NumPy may have returned a view of its input,
+        # so a write through it cannot be functionalized exactly. (A flag, not a set: a Tracer's
+        # __eq__ traces, so Tracers must never be compared as keys.)
+        self._maybe_view = False
 
     # -- value and views ---------------------------------------------------------------------------
     @property
@@ -42,7 +41,7 @@ class Tracer:
 
     def _assign(self, new: "Tracer"):
         """Rebind to a new value (an in-place update), propagating through view bases."""
-        if self in MAYBE_VIEWS:
+        if self._maybe_view:
             raise AliasingError(
                 "writing into the result of a reshape/transpose-like op, which NumPy may return "
                 "as a view of its input or as a copy; write to the original array, or call "
@@ -99,7 +98,9 @@ class Tracer:
 
     def __float__(self):
         self._concrete("the float value", "Keep it an array (np.float64 arithmetic traces), or "
-                       "pass the argument through static_argnames=(...).")
+                       "pass the argument through static_argnames=(...). To write traced values "
+                       "into a new buffer, create it with np.zeros_like(x) or np.zeros(n, like=x) "
+                       "rather than np.zeros(n).")
 
     def __complex__(self):
         self._concrete("the complex value", "complex numbers are not supported.")
