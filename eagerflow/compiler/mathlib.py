@@ -689,6 +689,7 @@ def ef_arccos_f64(x):
     neg = _PI_H - 2.0 * (s + (pw * s - _PIO2_L))
     df = _clear_low32(s)
     c = (t - df * df) / (s + df)
+    c = 0.0 if t == 0.0 else c                  # x == 1: avoid 0/0
     pos = 2.0 * (df + (pw * s + c))
     y = neg if x < 0.0 else pos
     y = small if lt else y
