@@ -1,0 +1,43 @@
+"""Timing helpers: medians of several batches, a pause before each batch so thread pools that
+keep spinning after a call (OpenBLAS, OpenMP) do not steal the core from the next system."""
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def timeit(fn, *args, repeats=7, min_time=0.05, pause=0.15):
+    """Median seconds per call of fn(*args)."""
+    fn(*args)
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn(*args)
+        dt = time.perf_counter() - t0
+        if dt >= min_time or n >= 1 << 20:
+            break
+        n *= 4
+    samples = []
+    for _ in range(repeats):
+        time.sleep(pause)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn(*args)
+        samples.append((time.perf_counter() - t0) / n)
+    return statistics.median(samples)
+
+
+def fmt_time(s: float) -> str:
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} µs"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
+
+
+def table(rows, columns) -> str:
+    out = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |")
+    return "\n".join(out)

@@ -1,0 +1,73 @@
+"""The benchmark workloads: each returns (name, numpy_fn, args, extra reference fns)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def arith_chain(a, b, c, d):
+    return a * b + c * d - a * 0.5
+
+
+def trig_chain(a, b, c, d):
+    return a * b + c * np.sin(d) - np.exp(-a)
+
+
+def variance(x):
+    return x.var(axis=1)
+
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def layernorm(x):
+    mu = x.mean(axis=1, keepdims=True)
+    xc = x - mu
+    var = (xc * xc).mean(axis=1, keepdims=True)
+    return xc / np.sqrt(var + 1e-5)
+
+
+def mlp(x, w1, b1, w2, b2):
+    return np.maximum(x @ w1 + b1, 0.0) @ w2 + b2
+
+
+def tiny(x):
+    return (x * 2 + 1).sum()
+
+
+def numba_refs():
+    """Hand-written Numba loops: the single-thread ceiling eagerflow aims at."""
+    import numba
+
+    @numba.njit(error_model="numpy")
+    def arith(a, b, c, d):
+        out = np.empty_like(a)
+        for i in range(a.shape[0]):
+            out[i] = a[i] * b[i] + c[i] * d[i] - a[i] * 0.5
+        return out
+
+    @numba.njit(error_model="numpy")
+    def var_rows(x):
+        n, m = x.shape
+        out = np.empty(n)
+        for i in range(n):
+            s = 0.0
+            for j in range(m):
+                s += x[i, j]
+            mu = s / m
+            ss = 0.0
+            for j in range(m):
+                d = x[i, j] - mu
+                ss += d * d
+            out[i] = ss / m
+        return out
+
+    @numba.njit(error_model="numpy")
+    def tiny_nb(x):
+        s = 0.0
+        for i in range(x.shape[0]):
+            s += x[i] * 2 + 1
+        return s
+
+    return {"arith": arith, "variance": var_rows, "tiny": tiny_nb}
