@@ -212,3 +212,185 @@ def assert_matches_eager(fn, *args, ulp: int = ULP, rtol: float = 1e-12, atol: f
             flat.extend(d if isinstance(s, SearchStrategy) and isinstance(d, tuple) else [d])
         check(*flat)
     run()
+
+
+# ---- random programs (for the optimizer's property tests) ----------------------------------------
+
+_PROGRAM_DTYPES = ("bool", "int32", "int64", "float32", "float64")
+_WEAK_CONSTS = (0, 1, 2, -1, 0.0, -0.0, 1.0, 0.5, -2.5, float("nan"), float("inf"))
+_STRONG_CONSTS = (("float32", 1.0), ("float64", -0.0), ("float64", 0.0), ("int32", 1),
+                  ("int64", 0), ("bool", True), ("float32", 0.5))
+
+
+def programs(max_params: int = 3, max_ops: int = 10, max_side: int = 4, finite: bool = False):
+    """Random well-typed graphs built from the op registry, with arguments: (graph, args).
+
+    Drawn: parameters (arrays of mutually broadcastable shapes, and weak Python-scalar params),
+    elementwise ops of any arity on any of the values so far, constants (weak and strong scalars,
+    small arrays, `fill`s of more than 64 elements), reductions with random axis/keepdims, shape
+    ops (reshape, transpose, broadcast_to, concatenate), matmul; repeats of earlier nodes (for
+    CSE) and chains that invite the simplifier (x*1, x+(-0.0), neg(neg x), transpose pairs). Every
+    node is type-checked by its registry entry; ops that reject their operands are redrawn.
+    """
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    from .errors import EagerflowError
+    from .ir.graph import Const, Graph, Node, Value
+    from .ir.types import TensorType
+    from .ops.registry import REGISTRY, Kind
+
+    elementwise = sorted(o.name for o in REGISTRY.values()
+                         if o.kind is Kind.ELEMENTWISE and o.nin and o.name not in ("pow",))
+    reductions = sorted(o.name for o in REGISTRY.values() if o.kind is Kind.REDUCTION)
+
+    @st.composite
+    def draw(draw):
+        base = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=max_side))
+        if draw(st.integers(0, 9)) == 0:      # now and then an empty array
+            base = base[:-1] + (0,) if base else base
+        params, args, values, nodes = [], [], [], []
+
+        def new_param(t: TensorType, name):
+            p = Value(t, name)
+            params.append(p)
+            if t.weak:
+                args.append(draw(st.sampled_from([0.0, -0.0, 1.5, -3.0, float("nan")])
+                                 if t.dtype.kind == "f" else st.integers(-3, 3)))
+            else:
+                args.append(draw(array_of(t.dtype, t.shape, finite)))
+            values.append(p)
+            return p
+
+        for i in range(draw(st.integers(1, max_params))):
+            keep = draw(st.integers(0, len(base)))
+            shape = tuple(1 if draw(st.booleans()) and draw(st.booleans()) else s
+                          for s in base[len(base) - keep:])
+            new_param(TensorType(draw(st.sampled_from(_PROGRAM_DTYPES)), shape), f"p{i}")
+        if draw(st.booleans()):
+            new_param(TensorType(draw(st.sampled_from(["float64", "int64"])), (), True), "s")
+
+        def const():
+            kind = draw(st.integers(0, 3))
+            if kind == 0:
+                return Const(draw(st.sampled_from(_WEAK_CONSTS)))
+            if kind == 1:
+                dt, v = draw(st.sampled_from(_STRONG_CONSTS))
+                return Const(np.array(v, dtype=dt))
+            proto = draw(st.sampled_from(values))
+            dt = proto.dtype if draw(st.booleans()) else np.dtype(draw(st.sampled_from(DTYPES)))
+            if kind == 2:
+                return Const(np.full(proto.shape, draw(st.sampled_from([1, 0, 2])), dtype=dt))
+            return Const(draw(array_of(dt, proto.shape, finite=True)))
+
+        def operand():
+            if draw(st.integers(0, 4)) == 0:
+                return const()
+            # prefer recent values: chains
+            k = draw(st.integers(0, min(len(values), 4) - 1))
+            return values[-1 - k] if draw(st.booleans()) else draw(st.sampled_from(values))
+
+        def add(op, inputs, attrs):
+            try:
+                types = REGISTRY[op].infer_types([v.type for v in inputs], attrs)
+            except (EagerflowError, ValueError, TypeError):
+                return None
+            node = Node(op, inputs, attrs, types)
+            nodes.append(node)
+            values.extend(node.outputs)
+            return node
+
+        def shape_op(x):
+            which = draw(st.integers(0, 3))
+            if which == 0:
+                if draw(st.booleans()) or x.type.ndim == 0:
+                    shape = (x.type.size,)
+                else:
+                    shape = (1,) + x.type.shape
+                return add("reshape", [x], {"shape": shape})
+            if which == 1:
+                perm = tuple(draw(st.permutations(range(x.type.ndim))))
+                return add("transpose", [x], {"axes": perm})
+            if which == 2:
+                shape = tuple(draw(st.sampled_from([2, 3])) if s == 1 and draw(st.booleans())
+                              else s for s in x.type.shape)
+                if draw(st.booleans()):
+                    shape = (2,) + shape
+                return add("broadcast_to", [x], {"shape": shape})
+            if x.type.ndim == 0:
+                return None
+            return add("concatenate", [x, operand()], {"axis": draw(st.integers(0, x.type.ndim - 1))})
+
+        def step():
+            family = draw(st.sampled_from(["elementwise"] * 6 + ["reduction", "shape", "matmul",
+                                                                 "repeat", "identity", "fill"]))
+            if family == "elementwise":
+                op = draw(st.sampled_from(elementwise))
+                ins = [operand() for _ in range(REGISTRY[op].nin)]
+                attrs = {"dtype": draw(st.sampled_from(DTYPES))} if op == "astype" else {}
+                return add(op, ins, attrs)
+            if family == "reduction":
+                op = draw(st.sampled_from(reductions))
+                x = operand()
+                nd = x.type.ndim
+                if REGISTRY[op].extra.get("index"):
+                    axis = None if nd == 0 or draw(st.booleans()) else (draw(st.integers(0, nd - 1)),)
+                else:
+                    axis = None if draw(st.booleans()) else \
+                        tuple(sorted(draw(st.sets(st.integers(0, max(nd - 1, 0)), max_size=nd))))
+                return add(op, [x], {"axis": axis, "keepdims": draw(st.booleans())})
+            if family == "shape":
+                return shape_op(operand())
+            if family == "matmul":
+                a = operand()
+                if a.type.ndim < 1:
+                    return None
+                k = a.type.shape[-1]
+                dt = a.dtype if a.dtype.kind != "b" else np.dtype(np.float64)
+                b = new_param(TensorType(dt, (k, draw(st.integers(1, 3)))), f"w{len(params)}")
+                return add("matmul", [a, b], {})
+            if family == "repeat" and nodes:
+                old = draw(st.sampled_from(nodes))
+                ins = list(old.inputs)
+                if REGISTRY[old.op].commutative and draw(st.booleans()):
+                    ins.reverse()
+                return add(old.op, ins, dict(old.attrs))
+            if family == "identity":
+                x = operand()
+                op, c = draw(st.sampled_from([("mul", 1), ("mul", 1.0), ("add", -0.0),
+                                              ("add", 0), ("sub", 0.0), ("div", 1.0),
+                                              ("neg", None), ("transpose", None),
+                                              ("astype", None), ("reshape", None)]))
+                if op in ("neg",):
+                    n = add("neg", [x], {})
+                    return n and add("neg", [n.output], {})
+                if op == "transpose":
+                    p = tuple(draw(st.permutations(range(x.type.ndim))))
+                    n = add("transpose", [x], {"axes": p})
+                    q = tuple(draw(st.permutations(range(x.type.ndim))))
+                    return n and add("transpose", [n.output], {"axes": q})
+                if op == "astype":
+                    return add("astype", [x], {"dtype": str(x.dtype)})
+                if op == "reshape":
+                    n = add("reshape", [x], {"shape": (x.type.size,)})
+                    return n and add("reshape", [n.output], {"shape": x.type.shape})
+                ins = [x, Const(c)] if draw(st.booleans()) or op in ("sub", "div") else [Const(c), x]
+                return add(op, ins, {})
+            if family == "fill":
+                shape = draw(st.sampled_from([(), (3,), (9, 8), base]))
+                dt = draw(st.sampled_from(DTYPES))
+                value = draw(st.sampled_from([0, 1, 2]))
+                return add("fill", [], {"value": value, "shape": shape, "dtype": dt})
+            return None
+
+        n_ops = draw(st.integers(1, max_ops))
+        for _ in range(n_ops * 2):
+            if len(nodes) >= n_ops:
+                break
+            step()
+        candidates = [v for v in values if not isinstance(v, Const)]
+        k = draw(st.integers(1, min(3, len(candidates))))
+        results = [candidates[-1]] + draw(st.lists(st.sampled_from(candidates), min_size=k - 1,
+                                                   max_size=k - 1))
+        return Graph("program", params, nodes, results), args
+    return draw()

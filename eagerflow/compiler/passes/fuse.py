@@ -207,7 +207,7 @@ def _region(members: list[Node], inputs: list[Value], results: list[Value], firs
         env[v.id] = p
     nodes = []
     for n in members:
-        ins = [v if isinstance(v, Const) else env[v.id] for v in n.inputs]
+        ins = [v if isinstance(v, Const) and v.type.ndim == 0 else env[v.id] for v in n.inputs]
         inner = Node(n.op, ins, n.attrs, [TensorType(v.type.dtype, (), v.type.weak)
                                           for v in n.outputs], n.loc)
         for a, b in zip(n.outputs, inner.outputs):
@@ -240,6 +240,8 @@ def _build(plan: _Plan, gid: int) -> tuple[Node, list[Value], list[Node]]:
     stored = [n.output for n in body if plan.needed_outside(n.output, mask)]
     loc = plan.nodes[idx[-1]].loc
     if kind == "elementwise":
+        if not stored:          # a dead group (dce runs later): keep its last value
+            stored = [body[-1].output]
         inputs = _external_inputs(body, member_ids)
         shape = body[0].output.type.shape
         region = _region(body, inputs, stored)
