@@ -702,10 +702,15 @@ def ef_arctan2_f64(y, x):
     _always_inline()
     ay = _fabs(y)
     ax = _fabs(x)
-    z = _atan_pos(ay / ax)
-    z = _PIO4_H if (ay == _INF) & (ax == _INF) else z
+    t = ay / ax
+    z = _atan_pos(t)
+    zl = _PIO2_L if t == _INF else 0.0           # z == pi/2 rounded: keep its low part
+    both_inf = (ay == _INF) & (ax == _INF)
+    z = _PIO4_H if both_inf else z
+    zl = _PIO4_L if both_inf else zl
     z = 0.0 if ay == 0.0 else z
-    r = ((_PI_H - z) + _PI_L) if _f64_bits(x) < 0 else z
+    zl = 0.0 if ay == 0.0 else zl
+    r = ((_PI_H - z) + (_PI_L - zl)) if _f64_bits(x) < 0 else z
     r = _copysign(r, y)
     return x + y if (x != x) | (y != y) else r
 
