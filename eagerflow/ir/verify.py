@@ -31,7 +31,7 @@ def _verify(graph: Graph, where: str) -> None:
         op = REGISTRY.get(node.op)
         if op is None:
             _fail(f"unknown op {node.op!r}", node, where)
-        if op.attrs and set(node.attrs) != set(op.attrs):
+        if set(node.attrs) != set(op.attrs):
             _fail(f"{node.op} has attributes {sorted(node.attrs)}, expected {sorted(op.attrs)}",
                   node, where)
         for r in node.regions:
@@ -43,6 +43,8 @@ def _verify(graph: Graph, where: str) -> None:
                 expected = op.infer_types([v.type for v in node.inputs], node.attrs, node.regions)
             except EagerflowError as e:
                 _fail(f"{node.op}: type rule rejects the inputs: {e.message}", node, where)
+            except (TypeError, ValueError, KeyError, IndexError) as e:   # malformed node
+                _fail(f"{node.op}: type rule fails on the node: {e!r}", node, where)
             got = tuple(v.type for v in node.outputs)
             if expected != got:
                 _fail(f"{node.op} outputs {list(map(str, got))} but its type rule gives "

@@ -142,6 +142,8 @@ class Tracer:
         return write_out(out, r, ufunc=True)
 
     def __array_function__(self, func, types, args, kwargs):
+        if func in METADATA:   # static facts about the array: no op, a Python value
+            return METADATA[func](*args, **kwargs)
         op = NUMPY_MAP.get(func)
         if op is None:
             raise UnsupportedError(
@@ -270,6 +272,21 @@ def _method(npfunc):
 for _f in (np.sum, np.prod, np.mean, np.var, np.std, np.max, np.min, np.argmax, np.argmin, np.any,
            np.all, np.ravel, np.squeeze, np.swapaxes, np.dot, np.clip):
     setattr(Tracer, _f.__name__, _method(_f))
+
+
+def _size(a, axis=None):
+    return as_tracer(a).size if axis is None else as_tracer(a).shape[axis]
+
+
+# NumPy functions that read only static metadata (shape, dtype): they return Python values while
+# tracing, as they do eagerly, and make no op. docs/ops.md lists them.
+METADATA = {
+    np.shape: lambda a: as_tracer(a).shape,
+    np.ndim: lambda a: as_tracer(a).ndim,
+    np.size: _size,
+    np.result_type: lambda *a: np.result_type(*[x.dtype if isinstance(x, Tracer) else x
+                                                for x in a]),
+}
 
 
 # -- helpers used by op entries' trace functions -----------------------------------------------------
