@@ -22,8 +22,9 @@ Rules every function here follows (see docs/mathlib.md for the method per functi
   stay on the vector path too (a conditional scalar ``math.sin`` fallback was tried: LLVM
   speculates the call for every lane, which is slower than the vector reduction).
 
-float32 variants compute in float64 (lower-degree polynomials where that is enough) and round
-once, which keeps them within 1 ulp of the correctly rounded float32 result.
+float32 variants call the float64 functions and round once (measured max 0.5 float32 ulp); they
+run at float64 vector width.  MATH_FUNCS_FAST (for fastmath=True kernels) currently maps to the
+same accurate functions.
 
 Nothing is compiled at import time: the njit dispatchers compile lazily on first use (and are
 normally compiled as part of the generated kernel that calls them).
