@@ -51,13 +51,18 @@ def unflatten(treedef, leaves, statics=()):
     return go(treedef)
 
 
-def leaf_paths(treedef, prefix="") -> list[str]:
-    """Readable paths of the leaves, in order: ["x", "params['w']", "batch[0]"]."""
+def leaf_paths(treedef, prefix="", static=False) -> list[str]:
+    """Readable paths of the leaves, in order: ["x", "params['w']", "batch[0]"]; with
+    static=True, of the static leaves instead."""
     out: list[str] = []
 
     def go(d, path):
         if d == LEAF:
-            out.append(path)
+            if not static:
+                out.append(path)
+        elif d[0] == "static":
+            if static:
+                out.append(path)
         elif d[0] in ("tuple", "list"):
             for i, c in enumerate(d[1]):
                 go(c, f"{path}[{i}]")

@@ -55,6 +55,7 @@ register(OpDef(
     infer=lambda x, *, shape: TensorType(x.dtype, resolve_reshape(x.shape, shape, x.size),
                                          x.weak and not shape),   # weak only while 0-d
     numpy=(np.reshape,), trace=_reshape_trace, attrs=("shape",), nin=1, dtypes=ALL,
+    extra={"zero_d": "inherit"},
     doc="np.reshape in C order; the shape attribute is fully resolved (no -1)"))
 
 
@@ -103,6 +104,7 @@ def _transpose_trace(a, axes=None):
 register(OpDef(
     "transpose", Kind.SHAPE, impl=lambda x, *, axes: np.transpose(x, axes), infer=_transpose_infer,
     numpy=(np.transpose,), trace=_transpose_trace, attrs=("axes",), nin=1, dtypes=ALL,
+    extra={"zero_d": "inherit"},
     doc="np.transpose with an explicit permutation"))
 
 

@@ -149,17 +149,19 @@ class Function:
         key, leaves, treedef, statics = self._split(args, kwargs)
         entry = self._lookup(key)
         traced_now = entry is None
-        if entry is None or not self._captures_match(entry):
-            entry = self._build(key, leaves, treedef, statics)
+        if entry is None:
+            entry, traced_now = self._build(key, leaves, treedef, statics)
         self._note_call(key, traced_now)
         return self._run(entry, leaves)
 
     def _lookup(self, key):
+        """The cached entry for `key`, if its captured arrays still have their traced types."""
         with self._lock:
             entry = self._cache.get(key)
-            if entry is not None:
-                self._cache.move_to_end(key)
-                self._hits += 1
+            if entry is None or not self._captures_match(entry):
+                return None
+            self._cache.move_to_end(key)
+            self._hits += 1
             return entry
 
     def _captures_match(self, entry) -> bool:
@@ -184,9 +186,14 @@ class Function:
         results = [_finish(o, s, inputs) for o, s in zip(outs[:n], tr.out_scalar)]
         return unflatten(tr.graph.out_tree, results, tr.out_statics)
 
-    def _build(self, key, leaves, treedef, statics) -> Entry:
+    def _build(self, key, leaves, treedef, statics) -> tuple[Entry, bool]:
+        """-> (entry, traced now). Traces under the lock: threads that miss on one key together
+        trace it once; the others find it here."""
         from .lowering import lower_traced
         with self._lock:
+            entry = self._lookup(key)
+            if entry is not None:
+                return entry, False
             self._misses += 1
             traced = self._trace(leaves, treedef, statics, key)
             lowered = lower_traced(traced, self)
@@ -197,7 +204,7 @@ class Function:
             self._cache[key] = entry
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
-            return entry
+            return entry, True
 
     def _trace(self, leaves, treedef, statics, key):
         from ..tracer.trace import find_captures, leaf_names, trace_function
@@ -225,32 +232,33 @@ class Function:
         prev, self._last_key = self._last_key, key
         if traced and sum(self._recent) >= 5 and self._ncalls - self._warned_at >= 10 and prev:
             self._warned_at = self._ncalls
-            warnings.warn(RetraceWarning(self._retrace_message(prev, key)), stacklevel=3)
+            warnings.warn(RetraceWarning(self._retrace_message(prev, key)),
+                          stacklevel=_user_stacklevel())
 
     def _retrace_message(self, old, new) -> str:
+        """Which argument's signature changed (old and new), and the fix."""
         from ..tracer.trace import leaf_names
         head = (f"{self.name} was traced anew on {sum(self._recent)} of its last "
                 f"{len(self._recent)} calls.")
         if old[0] == new[0]:
-            names = leaf_names(new[0], self._signature)
-            for name, a, b in zip(names, old[1], new[1]):
+            for name, a, b in zip(leaf_names(new[0], self._signature), old[1], new[1]):
                 if a != b:
-                    sizes_only = (isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0]
-                                  and isinstance(a[0], np.dtype) and len(a[1]) == len(b[1]))
-                    if sizes_only:
-                        return (f"{head} Argument `{name}` changed shape from {_describe(a)} to "
-                                f"{_describe(b)}. Only sizes changed, so the compiled code is "
-                                "reused; each new shape costs a trace. Pad inputs to a few fixed "
-                                "sizes if tracing shows up in profiles.")
-                    return (f"{head} Argument `{name}` changed from {_describe(a)} to "
-                            f"{_describe(b)}. Pass values of one type, or list it in "
-                            "static_argnames if it is a Python value that selects behaviour.")
+                    return f"{head} {_leaf_change(name, a, b)}"
+            for name, a, b in zip(leaf_names(new[0], self._signature, static=True), old[2], new[2]):
+                if a != b:
+                    return (f"{head} Argument `{name}` is a Python {type(b).__name__}, which is "
+                            f"static (part of the cache key), and changed from {a!r} to {b!r}: "
+                            "each value is a new trace. Pass data as arrays or numbers, which are "
+                            "traced; keep Python values that select behaviour (as those in "
+                            "static_argnames) to a few values.")
         for (n, a), (_, b) in zip(old[3], new[3]):
             if a != b:
-                return (f"{head} Static argument `{n}` changed from {a!r} to {b!r}; each value "
-                        "is a new trace. Pass it as an array instead if it is data.")
-        return (f"{head} The structure or static values of the arguments changed "
-                f"({old[0]!r} -> {new[0]!r}).")
+                return (f"{head} Argument `{n}` is in static_argnames, so each value is a new "
+                        f"trace; it changed from {a!r} to {b!r}. If it is data, remove it from "
+                        "static_argnames: Python numbers are then traced as weak scalars and new "
+                        "values reuse the trace.")
+        return (f"{head} The structure of the arguments changed ({old[0]!r} -> {new[0]!r}); "
+                "pass the same nesting of tuples, lists and dicts, with the same dict keys.")
 
     # -- inspection ------------------------------------------------------------------------------
     def lower(self, *args, **kwargs):
@@ -276,6 +284,34 @@ class Function:
 
     def __repr__(self):
         return f"<eagerflow.function {self.name} backend={self.backend}>"
+
+
+def _leaf_change(name, a, b) -> str:
+    sizes_only = (isinstance(a, tuple) and isinstance(b, tuple) and a[0] == b[0]
+                  and isinstance(a[0], np.dtype) and len(a[1]) == len(b[1]))
+    if sizes_only:
+        return (f"Argument `{name}` changed shape from {_describe(a)} to {_describe(b)}. Only "
+                "sizes changed, so the compiled code is reused and each new shape costs a trace "
+                "only; pad inputs to a few fixed sizes if tracing shows up in profiles.")
+    if isinstance(a, str) and isinstance(b, str):   # Python bool/int/float kinds
+        return (f"Argument `{name}` changed from {_describe(a)} to {_describe(b)}. Python numbers "
+                "are traced by kind (bool, int, float), so pass one kind (e.g. always a float); "
+                "if the value selects behaviour rather than being data, list it in "
+                "static_argnames.")
+    return (f"Argument `{name}` changed from {_describe(a)} to {_describe(b)}: a new dtype, rank "
+            "or kind of value is a new trace and a new compile. Pass one dtype and rank, or "
+            "cast with .astype() before the call.")
+
+
+def _user_stacklevel() -> int:
+    """The stacklevel for warnings.warn that points at the first frame outside eagerflow."""
+    import os
+    import sys
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(pkg):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _user_facing(e: BaseException) -> EagerflowError | None:

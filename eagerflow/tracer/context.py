@@ -106,7 +106,7 @@ def apply(name: str, *inputs, **attrs):
     outs = tuple(Tracer(v) for v in node.outputs)
     rule = op.extra.get("zero_d") or ("scalar" if op.kind in _SCALAR_KINDS else "array")
     for t in outs:
-        t._scalar = rule == "scalar" or (rule == "inherit" and getattr(inputs[0], "_scalar", True))
+        t._scalar = rule == "scalar" or (rule == "inherit" and _is_numpy_scalar(inputs[0]))
     if op.kind is Kind.SHAPE and not op.extra.get("fresh"):
         for t in outs:
             t._maybe_view = True
@@ -115,8 +115,18 @@ def apply(name: str, *inputs, **attrs):
 
 
 # Kinds whose 0-d results eager NumPy returns as NumPy scalars (ufuncs, reductions, matmul);
-# shape ops, where and creation return 0-d arrays. Entries override with extra["zero_d"].
+# shape ops, where and creation return 0-d arrays. Entries override with extra["zero_d"]:
+# "inherit" for ops whose 0-d result is a scalar exactly when the input is (reshape, transpose and
+# astype are methods of NumPy scalars, which return scalars).
 _SCALAR_KINDS = (Kind.ELEMENTWISE, Kind.REDUCTION, Kind.STRUCTURED)
+
+
+def _is_numpy_scalar(x) -> bool:
+    """Whether eager NumPy would hold `x` as a scalar (not a 0-d array)."""
+    from .tracer import Tracer
+    if isinstance(x, Tracer):
+        return x._scalar
+    return not isinstance(x, np.ndarray)
 
 
 def build_graph(ctx: TraceContext, results, in_tree=None, out_tree=None) -> Graph:

@@ -120,11 +120,12 @@ def _is_scalar(x) -> bool:
     return isinstance(x, np.generic)
 
 
-def leaf_names(treedef, signature: inspect.Signature | None) -> list[str]:
-    """Parameter names for the leaves of (args, kwargs): 'x', 'params_w', 'batch_0'."""
+def leaf_names(treedef, signature: inspect.Signature | None, static=False) -> list[str]:
+    """Parameter names for the leaves of (args, kwargs): 'x', 'params_w', 'batch_0' (with
+    static=True, for the static leaves: str, None, ...)."""
     pos = [p.name for p in signature.parameters.values()] if signature else []
     out, used = [], set()
-    for i, path in enumerate(leaf_paths(treedef, "")):
+    for i, path in enumerate(leaf_paths(treedef, "", static)):
         parts = [p.strip("'") for p in path.strip("[]").split("][")]
         if parts[0] == "0" and len(parts) > 1:
             k = int(parts[1])

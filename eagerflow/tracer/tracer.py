@@ -210,7 +210,9 @@ class Tracer:
         return NUMPY_MAP[np.transpose].trace(self, axes or None)
 
     def copy(self, order="C"):
-        return Tracer(self.value)
+        t = Tracer(self.value)
+        t._scalar = self._scalar
+        return t
 
     def flatten(self, order="C"):
         return Tracer(self.ravel().value)
