@@ -71,10 +71,6 @@ def _same_type(x, node):
     return x if x.type == node.output.type else None
 
 
-def _exact_float_or_int(node):
-    return node.output.type.dtype.kind in "fiub"
-
-
 @SIMPLIFY.rule("mul")
 def mul_one(node, ctx):                 # x*1 -> x, 1*x -> x
     a, b = node.inputs
