@@ -114,3 +114,10 @@ def test_weak_operands_promote_like_numpy():
     assert REGISTRY["mul"].infer(f32, weak_f) == f32
     assert REGISTRY["add"].infer(weak_f, type_of(1)) == TensorType(np.dtype(np.float64), (), True)
     assert REGISTRY["lt"].infer(weak_f, weak_f).weak is False   # bool results are never weak
+
+
+def test_ops_doc_is_up_to_date():
+    """docs/ops.md is generated from the registry: regenerate it when an entry changes."""
+    from eagerflow.ops import doc
+    with open(doc.default_path()) as f:
+        assert f.read() == doc.render(), "docs/ops.md is stale: run `python -m eagerflow.ops.doc`"
