@@ -42,6 +42,7 @@ def test_second_call_does_not_trace():
     assert (info.hits, info.misses, info.currsize, info.maxsize) == (1, 1, 1, 64)
 
 
+@pytest.mark.filterwarnings("ignore::eagerflow.runtime.function.RetraceWarning")
 def test_signature_parts_that_retrace():
     body = Counted(lambda x, s=1.0: x * s)
     f = jit(lambda *a, **k: body(*a, **k))
@@ -67,6 +68,7 @@ def test_cache_clear_and_lower_do_not_disturb_calls():
     assert f.cache_info().currsize == 1 and body.calls == 3
 
 
+@pytest.mark.filterwarnings("ignore::eagerflow.runtime.function.RetraceWarning")
 def test_bounded_lru():
     body = Counted()
     f = jit(lambda x: body(x), cache_size=2)
