@@ -25,7 +25,7 @@ _opts = dict(error_model="numpy", inline="always")
 @njit(**_opts)
 def ef_divmod_f(a, b):
     # npy_divmod (numpy/_core/src/npymath/npy_math_internal.h.src), step by step
-    mod = math.fmod(a, b)
+    mod = np.fmod(a, b)
     if b == 0:
         return a / b, mod
     div = (a - mod) / b
@@ -36,7 +36,7 @@ def ef_divmod_f(a, b):
     else:
         mod = math.copysign(0.0, b)
     if div != 0 or div != div:
-        floordiv = math.floor(div)
+        floordiv = np.floor(div)
         if div - floordiv > 0.5:
             floordiv += 1.0
     else:
@@ -54,7 +54,7 @@ def ef_floordiv_f(a, b):
 @njit(**_opts)
 def ef_mod_f(a, b):
     if b == 0:
-        return math.fmod(a, b)
+        return np.fmod(a, b)
     return ef_divmod_f(a, b)[1]
 
 
@@ -138,13 +138,13 @@ def ef_min(a, b):
 
 
 @njit(**_opts)
-def ef_fmax(a, b):   # np.fmax: NaN-ignoring
-    return a if (a > b or b != b) else b
+def ef_fmax(a, b):   # np.fmax: NaN-ignoring; on ties the first operand
+    return b if (b > a or a != a) else a
 
 
 @njit(**_opts)
 def ef_fmin(a, b):
-    return a if (a < b or b != b) else b
+    return b if (b < a or a != a) else a
 
 
 # Blocked reductions: eight independent lanes over a block held in L1, combined as a fixed tree,

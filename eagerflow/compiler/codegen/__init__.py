@@ -43,11 +43,18 @@ class Generated:
     result_types: list
 
     @property
+    def canonical(self) -> str:
+        """The source without its IR comments (which carry sizes and file:line): what is
+        compiled and cached, so graphs that differ only in sizes share one compiled function."""
+        return "\n".join(l for l in self.source.splitlines()
+                         if not l.lstrip().startswith("# ") or not l.startswith("    ")) + "\n"
+
+    @property
     def key(self) -> str:
-        return hashlib.sha256(self.source.encode()).hexdigest()[:24]
+        return hashlib.sha256(self.canonical.encode()).hexdigest()[:24]
 
     def compile(self):
-        disp = load(self.source, self.name, self.key)
+        disp = load(self.canonical, self.name, self.key)
         extra = tuple(self.extra)
         zero_d = tuple(self.zero_d)
         scalar_out = [i for i, t in enumerate(self.result_types) if t.ndim == 0]
@@ -55,7 +62,7 @@ class Generated:
         if not zero_d and not scalar_out:
             def run(*inputs):
                 return disp(*inputs, *extra)
-            return run
+            return _first_call_errors(run, self)
 
         def run(*inputs):
             if zero_d:
@@ -68,7 +75,27 @@ class Generated:
             for i in scalar_out:
                 outs[i] = np.asarray(outs[i], dts[i])
             return outs
-        return run
+        return _first_call_errors(run, self)
+
+
+def _first_call_errors(run, gen):
+    """Numba compiles on the first call: report its failure as a CompileError naming the
+    generated file (the dispatcher then keeps its state; later calls go straight to `run`)."""
+    from numba.core.errors import NumbaError
+    state = {"done": False}
+
+    def first(*inputs):
+        if state["done"]:
+            return run(*inputs)
+        try:
+            out = run(*inputs)
+        except NumbaError as e:
+            raise CompileError(f"Numba could not compile the generated code for "
+                               f"{gen.name} (ef_{gen.key}.py in {cache_dir()}): "
+                               f"{str(e).splitlines()[0]}", loc=None) from e
+        state["done"] = True
+        return out
+    return first
 
 
 def generate(graph: Graph, fastmath=False, parallel=None) -> Generated:
@@ -78,9 +105,29 @@ def generate(graph: Graph, fastmath=False, parallel=None) -> Generated:
     install()
     src, em = generate_source(graph, fastmath=fastmath, parallel=parallel)
     import numba
-    header = f"# eagerflow {__version__}, numba {numba.__version__}\n"
+    header = f"# eagerflow {__version__} ({helpers_digest()}), numba {numba.__version__}\n"
     return Generated(header + src, _fn_name(graph), [v for _, v in em.extra], em.zero_d_params,
                      [v.type for v in graph.results])
+
+
+_DIGEST = None
+
+
+def helpers_digest() -> str:
+    """Hash of the helper modules generated code inlines: Numba's cache checks only the
+    generated file, so a change to them must change the source (and so the cache key)."""
+    global _DIGEST
+    if _DIGEST is None:
+        h = hashlib.sha256()
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        for name in ("rt.py", "mathlib.py"):
+            try:
+                with open(os.path.join(here, name), "rb") as f:
+                    h.update(f.read())
+            except OSError:
+                pass
+        _DIGEST = h.hexdigest()[:12]
+    return _DIGEST
 
 
 def _fn_name(graph):
