@@ -9,7 +9,9 @@
 from . import errors, ops as _ops  # noqa: F401  (registers every op)
 from .runtime import config
 from .runtime.function import Function, function
+from . import testing  # noqa: E402  (hypothesis is imported lazily, inside its functions)
+from .export import load, save  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["function", "Function", "config", "errors", "__version__"]
+__all__ = ["function", "Function", "config", "errors", "__version__", "testing", "save", "load"]

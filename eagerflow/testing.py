@@ -66,37 +66,151 @@ def broadcastable_arrays(n, dtypes=DTYPES, max_dims=3, max_side=5, finite=False,
     return draw()
 
 
-_SIG = re.compile(r"\s*(~?)(bool|[iuf]\d+)\[([^\]]*)\]\s*")
+_SIG = re.compile(r"\s*(~?)([A-Za-z]\w*)\[([^\]]*)\]\s*")
+_PY_KINDS = {"int": int, "float": float, "bool": bool}
 
 
-def arrays(signature: str, sizes: dict | None = None, finite=False):
-    """Strategy for a tuple of arrays from a type string: "f64[n,3], i64[]".
+def _dtype_names() -> dict:
+    from .ir.types import SHORT_NAMES
+    names = dict(SHORT_NAMES)
+    names.update({dt.name: dt for dt in SHORT_NAMES.values()})   # float64, int32, bool, ...
+    return names
 
-    Named dimensions take one drawn size per name (shared across arguments); digits are fixed.
+
+def parse_signature(signature: str, allow_names: bool = True) -> list[tuple]:
+    """Parse a type string such as "f64[n,3], i64[], int" into one spec per argument.
+
+    Each spec is ("array", dtype, dims) — dims a tuple of ints and, with `allow_names`, dimension
+    names shared across the signature — or ("python", int | float | bool) for a Python scalar
+    (spelled `int`, `float`, `bool`, or the weak types `~i64[]`, `~f64[]`). `f64[]` is a 0-d
+    array. dtypes: bool, i8..i64, u8..u64, f32, f64 (or NumPy's names: float64, int32, ...).
+    Raises ValueError naming the bad part.
+    """
+    if not isinstance(signature, str):
+        raise ValueError(f"a signature is a string such as 'f64[n,3], i64[]', not {signature!r}")
+    names = _dtype_names()
+    specs = []
+    parts = _split_sig(signature)
+    if not parts:
+        raise ValueError(f"empty signature {signature!r}: expected e.g. 'f64[n,3], i64[]'")
+    for p in parts:
+        text = p.strip()
+        if text in _PY_KINDS:
+            specs.append(("python", _PY_KINDS[text]))
+            continue
+        m = _SIG.fullmatch(p)
+        if not m or m.group(2) not in names:
+            raise ValueError(f"bad type {text!r} in {signature!r}: expected a dtype and a shape "
+                             "such as f64[1000,3], i64[] (0-d), f32[n,3] or a Python scalar "
+                             "int/float/bool; dtypes: bool, i8, i16, i32, i64, u8, u16, u32, "
+                             "u64, f32, f64")
+        dt = names[m.group(2)]
+        dims = []
+        raw = m.group(3).strip()
+        for d in (x.strip() for x in raw.split(",")) if raw else ():
+            if d.isdigit():
+                dims.append(int(d))
+            elif allow_names and d.isidentifier():
+                dims.append(d)
+            else:
+                what = "a size (an int >= 0)" if not allow_names else \
+                    "a size (an int >= 0) or a dimension name"
+                raise ValueError(f"bad dimension {d!r} in {text!r}: expected {what}")
+        if m.group(1):   # weak: a Python scalar
+            if dims or dt.kind not in "iuf" and dt.kind != "b":
+                raise ValueError(f"bad type {text!r}: a weak type (~) is 0-d, e.g. ~f64[]")
+            specs.append(("python", {"b": bool, "i": int, "u": int, "f": float}[dt.kind]))
+            continue
+        specs.append(("array", dt, tuple(dims)))
+    return specs
+
+
+class Args(tuple):
+    """The arguments drawn by `arrays(...)`: a tuple that assert_matches_eager spreads into
+    several positional arguments (any other drawn tuple is one argument)."""
+    __slots__ = ()
+
+
+def _python_scalar(kind, finite, min_value, max_value):
+    from hypothesis import strategies as st
+    if kind is bool:
+        return st.booleans()
+    if kind is int:
+        lo = -2**31 if min_value is None else int(min_value)
+        hi = 2**31 - 1 if max_value is None else int(max_value)
+        return st.one_of(st.integers(max(lo, -10), min(hi, 10)) if lo <= 10 and hi >= -10
+                         else st.nothing(), st.integers(lo, hi))
+    if min_value is not None or max_value is not None:
+        return st.floats(min_value, max_value, allow_nan=False)
+    return st.floats(allow_nan=not finite, allow_infinity=not finite)
+
+
+def _bounded_elements(dt, finite, min_value, max_value):
+    from hypothesis import strategies as st
+    if min_value is None and max_value is None:
+        return elements(dt, finite)
+    if dt.kind == "b":
+        return st.booleans()
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        lo = info.min if min_value is None else max(int(np.ceil(min_value)), info.min)
+        hi = info.max if max_value is None else min(int(np.floor(max_value)), info.max)
+        return st.integers(lo, hi)
+    width = 32 if dt == np.float32 else 64
+    lo = None if min_value is None else float(np.array(min_value, dt))
+    hi = None if max_value is None else float(np.array(max_value, dt))
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, width=width)
+
+
+def arrays(signature: str, sizes: dict | None = None, finite: bool = False, *,
+           min_side: int = 1, max_side: int = 6, min_value=None, max_value=None):
+    """Hypothesis strategy for the arguments of a signature such as "f64[n,3], i64[], float".
+
+    Draws an `Args` tuple, one value per type: arrays of that dtype and shape (`f64[]` a 0-d
+    array), Python scalars for `int`/`float`/`bool` (or `~f64[]`). A named dimension (`n`) takes
+    one drawn size in [min_side, max_side] shared by every argument of this signature (fix it
+    with `sizes={"n": 100}`); digits are fixed sizes. Values lean towards the hard cases: NaN,
+    ±inf, ±0, subnormals, integer extremes; `finite=True` leaves out NaN and inf, and
+    `min_value`/`max_value` bound every value (handy for reductions, whose reassociated results
+    can overflow differently near the float maximum). The string is checked now: a bad type
+    raises ValueError here, not when drawing.
+
+        @given(ef.testing.arrays("f64[n,3], f64[3]"))
+        def test_step(args):
+            x, w = args
+            ...
     """
     from hypothesis import strategies as st
-    from .ir.types import SHORT_NAMES
-    parts = [p for p in _split_sig(signature)]
+    specs = parse_signature(signature)
+    fixed = dict(sizes or {})
+    for k, v in fixed.items():
+        if not (isinstance(v, int) and v >= 0):
+            raise ValueError(f"sizes[{k!r}] must be an int >= 0, got {v!r}")
+    if not 0 <= min_side <= max_side:
+        raise ValueError(f"need 0 <= min_side <= max_side, got {min_side}, {max_side}")
 
     @st.composite
     def draw(draw):
-        dims = dict(sizes or {})
+        dims = dict(fixed)
         out = []
-        for p in parts:
-            m = _SIG.fullmatch(p)
-            if not m:
-                raise ValueError(f"bad type {p!r} in signature {signature!r}: expected e.g. f64[n,3]")
-            dt = SHORT_NAMES[m.group(2)]
+        for spec in specs:
+            if spec[0] == "python":
+                out.append(draw(_python_scalar(spec[1], finite, min_value, max_value)))
+                continue
+            _, dt, ds = spec
             shape = []
-            for d in filter(None, (x.strip() for x in m.group(3).split(","))):
-                if d.isdigit():
-                    shape.append(int(d))
-                else:
-                    if d not in dims:
-                        dims[d] = draw(st.integers(0, 6))
-                    shape.append(dims[d])
-            out.append(draw(array_of(dt, tuple(shape), finite)))
-        return tuple(out)
+            for d in ds:
+                if isinstance(d, str) and d not in dims:
+                    dims[d] = draw(st.integers(min_side, max_side))
+                shape.append(dims[d] if isinstance(d, str) else d)
+            if min_value is None and max_value is None:
+                out.append(draw(array_of(dt, tuple(shape), finite)))
+            else:
+                from hypothesis.extra import numpy as hnp
+                out.append(draw(hnp.arrays(dt, tuple(shape),
+                                           elements=_bounded_elements(dt, finite, min_value,
+                                                                      max_value))))
+        return Args(out)
     return draw()
 
 
@@ -180,36 +294,114 @@ def reduction_tolerance(x: np.ndarray, c: float = 4.0) -> float:
         float(np.sum(np.abs(finite.astype(np.float64))))
 
 
-def assert_matches_eager(fn, *args, ulp: int = ULP, rtol: float = 1e-12, atol: float = 0.0,
-                         examples: int = 25):
-    """Check a compiled function against its own eager run, in value, dtype and shape.
+def _float_leaves(obj):
+    from .tree import flatten
+    leaves, _, _ = flatten(obj, lambda x: isinstance(x, (np.ndarray, np.generic, float)))
+    return [np.asarray(x) for x in leaves if np.asarray(x).dtype.kind == "f"]
 
-    `args` are concrete arguments or hypothesis strategies (e.g. `arrays("f64[n,3]")`); with
-    strategies, hypothesis draws `examples` cases.
+
+def _default_atol(args) -> float:
+    """The documented reduction bound c*log2(n)*eps*sum(|x|) over the float inputs (finite
+    values only), in the widest float dtype among them; 0 when there are none."""
+    floats = _float_leaves(args)
+    if not floats:
+        return 0.0
+    n = max(max(a.size for a in floats), 2)
+    eps = max(float(np.finfo(a.dtype).eps) for a in floats)
+    total = sum(float(np.sum(np.abs(a[np.isfinite(a)].astype(np.float64)))) for a in floats)
+    return 4.0 * math.log2(n) * eps * total
+
+
+def _arg_arrays(obj):
+    from .tree import flatten
+    leaves, _, _ = flatten(obj, lambda x: isinstance(x, np.ndarray))
+    return [x for x in leaves if isinstance(x, np.ndarray)]
+
+
+def assert_matches_eager(fn, *args, ulp: int = ULP, rtol: float | None = None,
+                         atol: float | None = None, examples: int = 25,
+                         check_scalar_kind: bool = True, backend: str = "numba"):
+    """Check a compiled function against its own eager run: value, dtype, shape, NaN positions,
+    sign of zero, NumPy-scalar-vs-0-d-array kind, and the arguments it updates in place.
+
+    `fn` is an `ef.function` (its backend and options are used; the eager run calls the Python
+    function it wraps) or a plain function (compiled with `backend`). `args` are concrete
+    arguments or hypothesis strategies; an `arrays("f64[n], i64[]")` strategy supplies several
+    positional arguments, any other strategy one. With strategies, hypothesis draws `examples`
+    cases and shrinks a failure to a minimal one; without, the check runs once.
+
+    Tolerance (docs/architecture.md): floats may differ by `ulp` units in the last place (4),
+    or by `atol + rtol*|expected|`. By default rtol is 4*log2(n)*eps and atol the documented
+    reduction bound 4*log2(n)*eps*sum(|x|) over the float inputs (n the largest input size),
+    which covers reassociated sums of the inputs; pass atol/rtol for functions that reduce
+    products or cancel large terms. `ulp=0, rtol=0, atol=0` demands bit-equality.
+    If the eager function raises, the compiled one must raise too.
     """
-    from .runtime.function import Function
-    eager = fn.fn if isinstance(fn, Function) else fn
-    compiled = fn if isinstance(fn, Function) else Function(fn)
+    import copy
+    import warnings
+
+    from .runtime.function import Function, RetraceWarning
+    if isinstance(fn, Function):
+        eager, compiled = fn.fn, fn
+    elif callable(fn):
+        eager, compiled = fn, Function(fn, backend=backend)
+    else:
+        raise TypeError(f"assert_matches_eager needs a function, got {type(fn).__name__}")
 
     def check(*concrete):
-        import copy
-        expected = eager(*copy.deepcopy(concrete))
-        actual = compiled(*copy.deepcopy(concrete))
-        assert_same(actual, expected, ulp=ulp, rtol=rtol, atol=atol)
+        a_eager, a_comp = copy.deepcopy(concrete), copy.deepcopy(concrete)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", RetraceWarning)   # expected: hypothesis varies sizes
+            try:
+                expected = eager(*a_eager)
+            except Exception as e:   # the compiled function must fail as well
+                try:
+                    compiled(*a_comp)
+                except Exception:
+                    return
+                raise AssertionError(f"eager {getattr(eager, '__name__', 'fn')} raised "
+                                     f"{type(e).__name__}: {e}, but the compiled function "
+                                     "returned a result") from e
+            actual = compiled(*a_comp)
+        with np.errstate(all="ignore"):
+            tol_a = _default_atol(concrete) if atol is None else atol
+        if rtol is None:
+            floats = _float_leaves(concrete) + _float_leaves(expected)
+            n = max([a.size for a in floats] + [2])
+            eps = max([float(np.finfo(a.dtype).eps) for a in floats] + [0.0])
+            tol_r = 4.0 * math.log2(n) * eps
+        else:
+            tol_r = rtol
+        try:
+            with np.errstate(all="ignore"):
+                assert_same(actual, expected, ulp=ulp, rtol=tol_r, atol=tol_a,
+                            check_scalar_kind=check_scalar_kind)
+            for i, (w_c, w_e) in enumerate(zip(_arg_arrays(a_comp), _arg_arrays(a_eager))):
+                try:
+                    assert_same(w_c, w_e, ulp=ulp, rtol=tol_r, atol=tol_a)
+                except AssertionError as e:
+                    raise AssertionError(f"array argument {i} after the call (in-place "
+                                         f"update): {e}") from None
+        except AssertionError as e:
+            raise AssertionError(f"compiled {getattr(eager, '__name__', 'fn')} differs from its "
+                                 f"eager run: {e}\narguments: {concrete!r}") from None
 
     from hypothesis.strategies import SearchStrategy
     if not any(isinstance(a, SearchStrategy) for a in args):
         return check(*args)
-    from hypothesis import given, settings
+    from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
     strats = [a if isinstance(a, SearchStrategy) else st.just(a) for a in args]
 
-    @settings(max_examples=examples, deadline=None, database=None)
+    @settings(max_examples=examples, deadline=None, database=None, report_multiple_bugs=False,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                     HealthCheck.filter_too_much])
     @given(st.tuples(*strats))
     def run(drawn):
         flat = []
-        for s, d in zip(args, drawn):
-            flat.extend(d if isinstance(s, SearchStrategy) and isinstance(d, tuple) else [d])
+        for d in drawn:
+            flat.extend(d if isinstance(d, Args) else [d])
         check(*flat)
     run()
 

@@ -21,7 +21,25 @@ class Lowered:
 
     def dot(self, stage: str = "optimized") -> str:
         from ..ir.dot import to_dot
-        return to_dot(self.traced if stage == "traced" else self.optimized)
+        return to_dot(self.stage(stage))
+
+    def stage(self, stage: str = "optimized") -> Graph:
+        """The graph of one stage: "traced", "optimized", or the name of a pass (its output)."""
+        if stage == "traced":
+            return self.traced
+        if stage == "optimized":
+            return self.optimized
+        for rec in self.passes:
+            if rec.name == stage:
+                return rec.graph
+        raise ValueError(f"no stage {stage!r}: use 'traced', 'optimized' or a pass name "
+                         f"({', '.join(r.name for r in self.passes)})")
+
+    def render(self, path, stage: str = "optimized", format: str | None = None) -> str:
+        """Render a stage with Graphviz's `dot` to `path` (.svg, .png, .pdf; .dot writes text).
+        Raises GraphvizNotFoundError (an OSError) saying how to install it when it is missing."""
+        from ..ir.dot import render
+        return render(self.dot(stage), path, format)
 
     def __str__(self):
         parts = [f"# traced\n{self.traced}", f"# optimized\n{self.optimized}"]
