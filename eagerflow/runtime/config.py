@@ -14,7 +14,13 @@ def run_functions_eagerly(flag: bool = True) -> None:
     _eager = bool(flag)
 
 
+_ENV = getattr(os.environ, "_data", None)   # the raw dict behind os.environ: a cheap lookup
+_KEY = b"EAGERFLOW_EAGER"
+
+
 def functions_run_eagerly() -> bool:
     if _eager is not None:
         return _eager
+    if _ENV is not None and _KEY not in _ENV:   # the per-call fast path: variable unset
+        return False
     return os.environ.get("EAGERFLOW_EAGER", "") not in ("", "0")

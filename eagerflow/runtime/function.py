@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import AliasingError, EagerflowError, UnsupportedError, strip_internal_frames
 from ..tree import flatten, unflatten
 from . import config
+from .variables import static_key, write_back
 
 CacheInfo = collections.namedtuple("CacheInfo", "hits misses maxsize currsize")
 
@@ -111,7 +112,7 @@ class Function:
         leaves, treedef, statics = flatten((args, kwargs), _is_leaf)
         leaf_keys = tuple(_leaf_key(x) for x in leaves)
         try:
-            key = (treedef, leaf_keys, tuple(statics), static)
+            key = (treedef, leaf_keys, tuple(map(static_key, statics)), static)
             hash(key)
         except TypeError:
             raise UnsupportedError("an argument that is not an array, a number, str or None must be "
@@ -184,6 +185,8 @@ class Function:
         for i, o in zip(tr.written, outs[n:]):
             leaves[i][...] = o
         results = [_finish(o, s, inputs) for o, s in zip(outs[:n], tr.out_scalar)]
+        if tr.var_updates:   # after every result is computed (and copied): all or nothing
+            write_back(tr.captures, tr.var_updates, outs[n + len(tr.written):])
         return unflatten(tr.graph.out_tree, results, tr.out_statics)
 
     def _build(self, key, leaves, treedef, statics) -> tuple[Entry, bool]:

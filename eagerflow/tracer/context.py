@@ -73,6 +73,9 @@ def to_value(x, ctx: TraceContext | None = None) -> Value:
     if isinstance(x, Value):
         return x
     ctx = ctx or current()
+    if getattr(type(x), "_ef_variable", False) and ctx is not None:   # ef.Variable: captured
+        from ..runtime.variables import trace_read
+        return to_value(Tracer(trace_read(x, ctx)), ctx)
     if isinstance(x, np.ndarray) and ctx is not None:
         v = ctx.capture(x)
         if v is not None:

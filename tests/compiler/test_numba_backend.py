@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import eagerflow as ef
 from eagerflow.ops import REGISTRY, Kind
@@ -27,7 +28,7 @@ INEXACT = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos"
 
 # NumPy's own sign of zero for max/min of +0.0 and -0.0 depends on its SIMD path (array length):
 # compared without the sign of zero (docs/numba_backend.md).
-ZERO_SIGN_FREE = {"maximum", "minimum", "fmax", "fmin", "clip"}
+ZERO_SIGN_FREE = {"maximum", "minimum", "fmax", "fmin", "clip", "max", "min"}
 
 
 def _ops(kind, nin):
@@ -173,20 +174,29 @@ def test_reductions(dtype, axis, keepdims, data):
 
     fn = _compiled(f, ("reduce", dtype, axis, keepdims, ndim))
     shape = tuple(data.draw(st.sampled_from([2, 3, 6, 33])) for _ in range(ndim))
-    x = data.draw(array_of(dtype, shape, finite=dtype.startswith("float") and data.draw(st.booleans())))
+    if dtype.startswith("float"):
+        # moderate magnitudes: where a product or sum overflows depends on the (documented)
+        # combine order, so huge values would test NumPy's order rather than eagerflow
+        x = data.draw(hnp.arrays(dtype, shape, elements=st.one_of(
+            st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5] + [np.nan, np.inf, -np.inf] *
+                            data.draw(st.booleans())),
+            st.floats(-3, 3, width=32 if dtype == "float32" else 64))))
+    else:
+        x = data.draw(array_of(dtype, shape))
     with np.errstate(all="ignore"):
         want = f(x)
-    tol = reduction_tolerance(x) if dtype.startswith("float") else None
+    tol = reduction_tolerance(x if dtype.startswith("float") else x.astype(np.float64)) \
+        if dtype != "bool" else None
     got = fn(x)
     for name, g, w in zip(names, got, want):
         if name in ("var", "std", "mean") and tol is not None:
             tol2 = reduction_tolerance(np.abs(x) ** 2) + tol * 4
             assert_same(g, w, atol=tol2, rtol=1e-5 if dtype == "float32" else 1e-12, ulp=ULP)
-        elif name in ("sum", "prod") and tol is not None:
+        elif name in ("sum", "prod") and tol is not None and dtype.startswith("float"):
             assert_same(g, w, atol=tol, rtol=1e-5 if dtype == "float32" else 1e-12, ulp=ULP)
         else:
             try:
-                assert_same(g, w)
+                assert_same(g, w, ulp=1 if name in ZERO_SIGN_FREE else 0)
             except AssertionError as e:
                 raise AssertionError(f"{name}: {e}") from None
 
@@ -209,7 +219,7 @@ def mlp(x, w1, b1, w2, b2):
 
 
 def bcast(a, b, c, s):
-    return (a * b + c) * s - np.minimum(a, c), (a[:, None] - c).sum(axis=0)
+    return (a * b + c) * s - np.minimum(a, c), (a[None, :] - c).sum(axis=0)
 
 
 def shapes_and_index(x, i):
@@ -247,7 +257,7 @@ def test_broadcast_patterns(data):
         want = bcast(a, b, c, s)
     got = _compiled(bcast, "bcast")(a, b, c, s)
     assert_same(got[0], want[0])
-    assert_same(got[1], want[1], atol=reduction_tolerance(a[:, None] - c))
+    assert_same(got[1], want[1], atol=reduction_tolerance(a[None, :] - c))
 
 
 @settings(max_examples=5)

@@ -157,7 +157,7 @@ def _has_mathlib() -> bool:
     if _MATHLIB is None:
         try:
             from .. import mathlib  # noqa: F401
-            _MATHLIB = hasattr(mathlib, "MATH_FUNCS") and getattr(mathlib, "VALIDATED", False)
+            _MATHLIB = hasattr(mathlib, "MATH_FUNCS")
         except Exception:
             _MATHLIB = False
     return _MATHLIB

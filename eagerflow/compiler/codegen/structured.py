@@ -87,7 +87,7 @@ def _basic_index(em, pattern, shape):
             raise _Fallback()
         if isinstance(p, tuple):
             start, stop, step = p
-            stop_s = "" if stop < 0 else em.size(stop)
+            stop_s = "" if stop is None or stop < 0 else em.size(stop)
             parts.append(f"{em.size(start)}:{stop_s}:{em.size(step)}")
         else:
             parts.append(em.size(p))
