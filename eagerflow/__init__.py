@@ -15,3 +15,6 @@ from .export import load, save  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = ["function", "Function", "config", "errors", "__version__", "testing", "save", "load"]
+from .runtime.variables import Variable  # noqa: E402  (state: docs/state.md)
+from .module import Module  # noqa: E402
+__all__ += ["Variable", "Module"]

@@ -57,13 +57,18 @@ def find_captures(fn, depth=2) -> dict[int, Capture]:
                 _consider(g[name], Capture(name, namespace=g, name=name), d)
 
     def _consider(val, cap, d):
-        if isinstance(val, np.ndarray):
+        if isinstance(val, np.ndarray) or _holds_state(val):   # arrays; Variables, Modules
             out.setdefault(id(val), cap)
         elif isinstance(val, types.FunctionType) and d > 0:
             scan(val, d - 1)
 
     scan(fn, depth)
     return out
+
+
+def _holds_state(val) -> bool:
+    from ..runtime.variables import holds_state
+    return holds_state(val)
 
 
 def _code_names(code):
@@ -82,12 +87,15 @@ class Traced:
     out_statics: list = field(default_factory=list)
     out_scalar: list = field(default_factory=list)   # per result: NumPy scalar when 0-d
     weak_int_checks: list = field(default_factory=list)   # (leaf index, dtype)
+    var_updates: list = field(default_factory=list)   # capture index of each Variable update result
 
 
 def trace_function(fn, leaves, treedef, statics, names, name, captures: dict[int, Capture]) -> Traced:
     """Trace fn on the pytree (args, kwargs) = unflatten(treedef, leaves, statics)."""
     cap_map = {k: (c.label, c.get()) for k, c in captures.items()}
     ctx = TraceContext(name, captures=cap_map)
+    from ..runtime import variables as _vars
+    _vars.begin_trace(ctx, captures, statics)
     tracers = []
     for i, (leaf, pname) in enumerate(zip(leaves, names)):
         v = ctx.new_param(type_of(leaf), pname)
@@ -105,13 +113,21 @@ def trace_function(fn, leaves, treedef, statics, names, name, captures: dict[int
         written = [i for i, (leaf, tr) in enumerate(zip(leaves, tracers))
                    if isinstance(leaf, np.ndarray) and tr.value is not ctx.params[i]]
         results += [tracers[i].value for i in written]
+        vparams, vcaps, vresults, vupdates = _vars.finish_trace(
+            ctx, list(names) + [label for label, _ in ctx.captured_order])
+        results += vresults   # Variables' final values (assign_variable), written back after a call
     caps = [next(c for k, c in captures.items() if cap_map[k][1] is a) for _, a in ctx.captured_order]
     ctx.params.extend(ctx.captured[id(a)] for _, a in ctx.captured_order)
+    ctx.params.extend(vparams)
     graph = build_graph(ctx, results, in_tree=treedef, out_tree=out_tree)
     graph.meta["n_outputs"] = len(out_leaves)
+    if getattr(ctx, "autograph_report", None):   # control flow: what became cond/while
+        graph.meta["report"] = list(ctx.autograph_report)
     pos = {p.id: i for i, p in enumerate(ctx.params)}
     checks = [(pos[vid], np.dtype(dt)) for vid, dt in ctx.weak_int_checks if vid in pos]
-    return Traced(graph, caps, written, out_statics, scalars, checks)
+    graph.meta["variable_updates"] = len(vresults)
+    return Traced(graph, caps + vcaps, written, out_statics, scalars, checks,
+                  [len(caps) + k for k in vupdates])
 
 
 def _is_scalar(x) -> bool:
