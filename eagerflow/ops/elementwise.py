@@ -59,52 +59,122 @@ def elementwise(name, ufunc, template=None, *, dtypes=ALL, commutative=False, vj
         commutative=commutative, dtypes=dtypes, doc=doc or f"np.{ufunc.__name__}"))
 
 
+# Gradient rules (autodiff/vjp.py drives them): each builds graph nodes with NumPy calls on
+# Tracers, vjp(g, *inputs, out) -> one cotangent (or None) per input. The driver sums each
+# cotangent over broadcast axes and casts it to its input's dtype, so rules ignore broadcasting.
+_LN2, _LN10 = 0.6931471805599453, 2.302585092994046
+
+
+def _pow_vjp(g, x, y, out):
+    """d/dx = y x^(y-1) (0 where y == 0, so x**0 has gradient 0 at x == 0, as in JAX);
+    d/dy = out log(x) where x > 0, else 0 (a subgradient: x^y is not real-differentiable in y
+    for x <= 0). A constant exponent (x ** 2) builds no node for d/dy."""
+    from ..ir.graph import Const
+    if isinstance(y.value, Const) and y.ndim == 0:   # x ** c: d/dx = c x^(c-1), built statically
+        c = y.value.data if y.weak else y.value.data.item()
+        dx = np.zeros_like(x) if c == 0 else c * x if c == 2 else c * x ** (c - 1)
+        return g * dx, None
+    gx = g * np.where(y == 0, 0.0, y * x ** (y - 1))
+    if isinstance(y.value, Const):
+        return gx, None
+    pos = x > 0
+    return gx, g * np.where(pos, out * np.log(np.where(pos, x, 1.0)), 0.0)
+
+
+def _minmax_vjp(g, x, y, out):
+    """maximum/minimum/fmax/fmin: the gradient goes to the operand equal to the result; at ties
+    it is split evenly (0.5 each), as JAX and PyTorch do. Where the result is NaN (maximum of a
+    NaN) neither operand equals it and both get 0."""
+    ex, ey = x == out, y == out
+    half = g * 0.5
+    return np.where(ex, np.where(ey, half, g), 0.0), np.where(ey, np.where(ex, half, g), 0.0)
+
+
 # Arithmetic. Templates are Numba scalar expressions over {0}, {1}; see compiler/codegen.
-add_p = elementwise("add", np.add, {"b": "({0} | {1})", "": "({0} + {1})"}, commutative=True)
-sub_p = elementwise("sub", np.subtract, "({0} - {1})", dtypes=NUM)
-mul_p = elementwise("mul", np.multiply, {"b": "({0} & {1})", "": "({0} * {1})"}, commutative=True)
-div_p = elementwise("div", np.true_divide, "({0} / {1})")
+add_p = elementwise("add", np.add, {"b": "({0} | {1})", "": "({0} + {1})"}, commutative=True,
+    vjp=lambda g, x, y, out: (g, g))
+sub_p = elementwise("sub", np.subtract, "({0} - {1})", dtypes=NUM,
+    vjp=lambda g, x, y, out: (g, -g))
+mul_p = elementwise("mul", np.multiply, {"b": "({0} & {1})", "": "({0} * {1})"}, commutative=True,
+    vjp=lambda g, x, y, out: (g * y, g * x))
+div_p = elementwise("div", np.true_divide, "({0} / {1})",
+    vjp=lambda g, x, y, out: (g / y, -(g * out) / y))
 floordiv_p = elementwise("floordiv", np.floor_divide, {"f": "ef_floordiv_f({0}, {1})", "": "ef_floordiv_i({0}, {1})"}, dtypes=NUM)
-mod_p = elementwise("mod", np.remainder, {"f": "ef_mod_f({0}, {1})", "": "ef_mod_i({0}, {1})"}, dtypes=NUM)
-pow_p = elementwise("pow", np.power, {"f": "({0} ** {1})", "": "ef_pow_i({0}, {1})"}, dtypes=NUM)
-neg_p = elementwise("neg", np.negative, "(-{0})", dtypes=NUM)
-pos_p = elementwise("pos", np.positive, "(+{0})", dtypes=NUM)
-abs_p = elementwise("abs", np.absolute, {"b": "{0}", "": "abs({0})"})
+mod_p = elementwise("mod", np.remainder, {"f": "ef_mod_f({0}, {1})", "": "ef_mod_i({0}, {1})"}, dtypes=NUM,
+    vjp=lambda g, x, y, out: (g, -g * np.floor_divide(x, y)))
+pow_p = elementwise("pow", np.power, {"f": "({0} ** {1})", "": "ef_pow_i({0}, {1})"}, dtypes=NUM,
+    vjp=_pow_vjp)
+neg_p = elementwise("neg", np.negative, "(-{0})", dtypes=NUM,
+    vjp=lambda g, x, out: (-g,))
+pos_p = elementwise("pos", np.positive, "(+{0})", dtypes=NUM,
+    vjp=lambda g, x, out: (g,))
+abs_p = elementwise("abs", np.absolute, {"b": "{0}", "": "abs({0})"},
+    vjp=lambda g, x, out: (g * np.sign(x),))
 sign_p = elementwise("sign", np.sign, {"f": "ef_sign_f({0})", "": "((({0}) > 0) - (({0}) < 0))"}, dtypes=NUM)
-sqrt_p = elementwise("sqrt", np.sqrt, "np.sqrt({0})", dtypes=NUM)   # sqrt(bool) is float16
-square_p = elementwise("square", np.square, {"b": "({0} & {0})", "": "({0} * {0})"})
-reciprocal_p = elementwise("reciprocal", np.reciprocal, {"f": "({t}(1) / {0})", "": "(({t}(1) // {0}) if {0} != 0 else {t}(0))"}, dtypes=FLOAT)
-maximum_p = elementwise("maximum", np.maximum, "ef_max({0}, {1})", commutative=True)
-minimum_p = elementwise("minimum", np.minimum, "ef_min({0}, {1})", commutative=True)
-fmax_p = elementwise("fmax", np.fmax, "ef_fmax({0}, {1})", commutative=True)
-fmin_p = elementwise("fmin", np.fmin, "ef_fmin({0}, {1})", commutative=True)
-copysign_p = elementwise("copysign", np.copysign, "np.copysign({0}, {1})", dtypes=FLOAT)
-hypot_p = elementwise("hypot", np.hypot, "np.hypot({0}, {1})", dtypes=FLOAT, commutative=True)
-logaddexp_p = elementwise("logaddexp", np.logaddexp, "ef_logaddexp({0}, {1})", dtypes=FLOAT, commutative=True)
+sqrt_p = elementwise("sqrt", np.sqrt, "np.sqrt({0})", dtypes=NUM,   # sqrt(bool) is float16
+    vjp=lambda g, x, out: (g / (2.0 * out),))
+square_p = elementwise("square", np.square, {"b": "({0} & {0})", "": "({0} * {0})"},
+    vjp=lambda g, x, out: (g * (2.0 * x),))
+reciprocal_p = elementwise("reciprocal", np.reciprocal, {"f": "({t}(1) / {0})", "": "(({t}(1) // {0}) if {0} != 0 else {t}(0))"}, dtypes=FLOAT,
+    vjp=lambda g, x, out: (-g * (out * out),))
+maximum_p = elementwise("maximum", np.maximum, "ef_max({0}, {1})", commutative=True,
+    vjp=_minmax_vjp)
+minimum_p = elementwise("minimum", np.minimum, "ef_min({0}, {1})", commutative=True,
+    vjp=_minmax_vjp)
+fmax_p = elementwise("fmax", np.fmax, "ef_fmax({0}, {1})", commutative=True,
+    vjp=_minmax_vjp)
+fmin_p = elementwise("fmin", np.fmin, "ef_fmin({0}, {1})", commutative=True,
+    vjp=_minmax_vjp)
+copysign_p = elementwise("copysign", np.copysign, "np.copysign({0}, {1})", dtypes=FLOAT,
+    vjp=lambda g, x, y, out: (np.where((x >= 0) == (out >= 0), g, -g), None))
+hypot_p = elementwise("hypot", np.hypot, "np.hypot({0}, {1})", dtypes=FLOAT, commutative=True,
+    vjp=lambda g, x, y, out: (g * x / out, g * y / out))
+logaddexp_p = elementwise("logaddexp", np.logaddexp, "ef_logaddexp({0}, {1})", dtypes=FLOAT, commutative=True,
 
 # Transcendental.
-exp_p = elementwise("exp", np.exp, "np.exp({0})", dtypes=FLOAT)
-exp2_p = elementwise("exp2", np.exp2, "np.exp2({0})", dtypes=FLOAT)
-expm1_p = elementwise("expm1", np.expm1, "np.expm1({0})", dtypes=FLOAT)
-log_p = elementwise("log", np.log, "np.log({0})", dtypes=FLOAT)
-log2_p = elementwise("log2", np.log2, "np.log2({0})", dtypes=FLOAT)
-log10_p = elementwise("log10", np.log10, "np.log10({0})", dtypes=FLOAT)
-log1p_p = elementwise("log1p", np.log1p, "np.log1p({0})", dtypes=FLOAT)
-sin_p = elementwise("sin", np.sin, "np.sin({0})", dtypes=FLOAT)
-cos_p = elementwise("cos", np.cos, "np.cos({0})", dtypes=FLOAT)
-tan_p = elementwise("tan", np.tan, "np.tan({0})", dtypes=FLOAT)
-arcsin_p = elementwise("arcsin", np.arcsin, "np.arcsin({0})", dtypes=FLOAT)
-arccos_p = elementwise("arccos", np.arccos, "np.arccos({0})", dtypes=FLOAT)
-arctan_p = elementwise("arctan", np.arctan, "np.arctan({0})", dtypes=FLOAT)
-arctan2_p = elementwise("arctan2", np.arctan2, "np.arctan2({0}, {1})", dtypes=FLOAT)
-sinh_p = elementwise("sinh", np.sinh, "np.sinh({0})", dtypes=FLOAT)
-cosh_p = elementwise("cosh", np.cosh, "np.cosh({0})", dtypes=FLOAT)
-tanh_p = elementwise("tanh", np.tanh, "np.tanh({0})", dtypes=FLOAT)
-arcsinh_p = elementwise("arcsinh", np.arcsinh, "np.arcsinh({0})", dtypes=FLOAT)
-arccosh_p = elementwise("arccosh", np.arccosh, "np.arccosh({0})", dtypes=FLOAT)
-arctanh_p = elementwise("arctanh", np.arctanh, "np.arctanh({0})", dtypes=FLOAT)
+    vjp=lambda g, x, y, out: (g * np.exp(x - out), g * np.exp(y - out)))
+exp_p = elementwise("exp", np.exp, "np.exp({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g * out,))
+exp2_p = elementwise("exp2", np.exp2, "np.exp2({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g * out * _LN2,))
+expm1_p = elementwise("expm1", np.expm1, "np.expm1({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g * (out + 1.0),))
+log_p = elementwise("log", np.log, "np.log({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g / x,))
+log2_p = elementwise("log2", np.log2, "np.log2({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g / (x * _LN2),))
+log10_p = elementwise("log10", np.log10, "np.log10({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g / (x * _LN10),))
+log1p_p = elementwise("log1p", np.log1p, "np.log1p({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g / (x + 1.0),))
+sin_p = elementwise("sin", np.sin, "np.sin({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g * np.cos(x),))
+cos_p = elementwise("cos", np.cos, "np.cos({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (-g * np.sin(x),))
+tan_p = elementwise("tan", np.tan, "np.tan({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g * (out * out + 1.0),))
+arcsin_p = elementwise("arcsin", np.arcsin, "np.arcsin({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g / np.sqrt(1.0 - x * x),))
+arccos_p = elementwise("arccos", np.arccos, "np.arccos({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (-g / np.sqrt(1.0 - x * x),))
+arctan_p = elementwise("arctan", np.arctan, "np.arctan({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g / (x * x + 1.0),))
+arctan2_p = elementwise("arctan2", np.arctan2, "np.arctan2({0}, {1})", dtypes=FLOAT,
+    vjp=lambda g, y, x, out: (g * x / (x * x + y * y), -g * y / (x * x + y * y)))
+sinh_p = elementwise("sinh", np.sinh, "np.sinh({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g * np.cosh(x),))
+cosh_p = elementwise("cosh", np.cosh, "np.cosh({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g * np.sinh(x),))
+tanh_p = elementwise("tanh", np.tanh, "np.tanh({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g * (1.0 - out * out),))
+arcsinh_p = elementwise("arcsinh", np.arcsinh, "np.arcsinh({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g / np.sqrt(x * x + 1.0),))
+arccosh_p = elementwise("arccosh", np.arccosh, "np.arccosh({0})", dtypes=FLOAT,
+    vjp=lambda g, x, out: (g / np.sqrt(x * x - 1.0),))
+arctanh_p = elementwise("arctanh", np.arctanh, "np.arctanh({0})", dtypes=FLOAT,
 
 # Rounding.
+    vjp=lambda g, x, out: (g / (1.0 - x * x),))
 floor_p = elementwise("floor", np.floor, "np.floor({0})", dtypes=FLOAT)
 ceil_p = elementwise("ceil", np.ceil, "np.ceil({0})", dtypes=FLOAT)
 trunc_p = elementwise("trunc", np.trunc, "np.trunc({0})", dtypes=FLOAT)
@@ -158,6 +228,7 @@ def _where_trace(condition, x=None, y=None):
 where_p = register(OpDef(
     "where", Kind.ELEMENTWISE, impl=_where_impl, infer=_where_infer, nin=3, numpy=(np.where,),
     trace=_where_trace, emit={"numba": "({1} if {0} else {2})"},
+    vjp=lambda g, c, x, y, out: (None, np.where(c, g, 0.0), np.where(c, 0.0, g)),
     extra={"zero_d": "array", "loop": lambda c, x, y, out: ("bool", out, out)},
     doc="np.where(cond, x, y): the three-argument form"))
 
@@ -188,9 +259,18 @@ def _clip_trace(a, a_min=None, a_max=None, out=None, *, min=None, max=None, **kw
     return write_out(out, r)
 
 
+def _clip_vjp(g, x, lo, hi, out):
+    """As PyTorch's clamp: x gets the gradient wherever lo <= x <= hi, bounds included; lo where
+    x < lo, hi where max(x, lo) > hi (so with lo > hi everything goes to hi, as the value does)."""
+    to_hi = np.maximum(x, lo) > hi
+    to_lo = (x < lo) & ~to_hi
+    return (np.where(to_hi | to_lo, 0.0, g), np.where(to_lo, g, 0.0), np.where(to_hi, g, 0.0))
+
+
 clip_p = register(OpDef(
     "clip", Kind.ELEMENTWISE, impl=_clip_impl, infer=_clip_infer, nin=3, dtypes=NUM,
     numpy=(np.clip,), trace=_clip_trace, emit={"numba": "ef_min(ef_max({0}, {1}), {2})"},
+    vjp=_clip_vjp,
     extra={"loop": lambda x, lo, hi, out: (out, out, out)},
     doc="np.clip(x, lo, hi); a None bound traces to maximum/minimum"))
 
@@ -207,4 +287,5 @@ def _astype_impl(x, *, dtype):
 astype_p = register(OpDef(
     "astype", Kind.ELEMENTWISE, impl=_astype_impl, infer=_astype_infer, nin=1, attrs=("dtype",),
     emit={"numba": "{0}"}, extra={"zero_d": "inherit", "loop": lambda x, out: (out,)},
+    vjp=lambda g, x, out, *, dtype: (g,),   # the driver casts g back to x's dtype
     doc="x.astype(dtype): C-style casts as NumPy does them (float->int of NaN is undefined)"))

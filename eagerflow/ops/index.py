@@ -62,10 +62,51 @@ def _setitem_impl(x, v, *idx, index):
     return out
 
 
+def _scatter_add_impl(x, v, *idx, index):
+    out = np.array(x, copy=True)
+    with np.errstate(all="ignore"):
+        np.add.at(out, build_index(index, idx), v)
+    return out
+
+
+# Gradient rules. getitem's cotangent is scattered back into zeros: by setitem for basic indices
+# (they select each element at most once), by scatter_add for gathers (an index may repeat, and
+# every use adds). setitem: the overwritten part of x gets no gradient; v gets g at the written
+# positions (summed over broadcasting by the driver; with repeated indices the last write wins in
+# the value, but each repeat gets g: documented in docs/autodiff.md).
+
+def _getitem_vjp(g, x, *idx_out, index):
+    from ..tracer.context import apply
+    idx = idx_out[:-1]
+    zeros = np.zeros_like(x)
+    if idx:
+        return (apply("scatter_add", zeros, g, *idx, index=index),) + (None,) * len(idx)
+    return (apply("setitem", zeros, g, index=index),)
+
+
+def _setitem_vjp(g, x, v, *idx_out, index):
+    from ..tracer.context import apply
+    idx = idx_out[:-1]
+    return (apply("setitem", g, 0, *idx, index=index),
+            apply("getitem", g, *idx, index=index)) + (None,) * len(idx)
+
+
+def _scatter_add_vjp(g, x, v, *idx_out, index):
+    from ..tracer.context import apply
+    idx = idx_out[:-1]
+    return (g, apply("getitem", g, *idx, index=index)) + (None,) * len(idx)
+
+
 register(OpDef("getitem", Kind.INDEX, impl=_getitem_impl, infer=_getitem_infer, attrs=("index",),
-               dtypes=ALL, extra={"zero_d": "scalar"}, doc="x[index] with ints, slices, None (and 'idx' integer arrays: gather)"))
+               dtypes=ALL, extra={"zero_d": "scalar"}, vjp=_getitem_vjp,
+               doc="x[index] with ints, slices, None (and 'idx' integer arrays: gather)"))
 register(OpDef("setitem", Kind.INDEX, impl=_setitem_impl, infer=_setitem_infer, attrs=("index",),
-               dtypes=ALL, doc="functional x[index] = v: a new array (values cast as NumPy casts)"))
+               dtypes=ALL, vjp=_setitem_vjp,
+               doc="functional x[index] = v: a new array (values cast as NumPy casts)"))
+register(OpDef("scatter_add", Kind.INDEX, impl=_scatter_add_impl, infer=_setitem_infer,
+               attrs=("index",), dtypes=ALL, vjp=_scatter_add_vjp,
+               doc="functional np.add.at(x, index, v): a new array; repeated indices add up "
+                   "(the gradient of a gather)"))
 
 
 def normalize_index(key, shape):

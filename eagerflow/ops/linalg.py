@@ -40,8 +40,28 @@ def _dot_trace(a, b, out=None):
     return write_out(out, x.apply("matmul", y))
 
 
+def _matmul_vjp(g, a, b, out):
+    """ga = g @ b^T, gb = a^T @ g on the operands promoted to 2-d (a 1-d a is a row, a 1-d b a
+    column, as matmul treats them); the driver sums batch axes that were broadcast."""
+    a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
+    b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
+    g2 = g
+    if a.ndim == 1:
+        g2 = np.expand_dims(g2, g2.ndim - (b.ndim > 1))
+    if b.ndim == 1:
+        g2 = np.expand_dims(g2, g2.ndim)
+    ga = g2 @ np.swapaxes(b2, -1, -2)
+    gb = np.swapaxes(a2, -1, -2) @ g2
+    if a.ndim == 1:
+        ga = np.squeeze(ga, -2)
+    if b.ndim == 1:
+        gb = np.squeeze(gb, -1)
+    return ga, gb
+
+
 matmul_p = register(OpDef(
     "matmul", Kind.STRUCTURED, impl=_matmul_impl, infer=_matmul_infer, numpy=(np.matmul,), nin=2,
+    vjp=_matmul_vjp,
     dtypes=("int32", "int64", "float32", "float64"), doc="np.matmul / the @ operator"))
 
 register(OpDef("dot", Kind.COMPOSITE, impl=np.dot, numpy=(np.dot,), trace=_dot_trace, nin=2,

@@ -56,22 +56,56 @@ def _trace(opname, extra_kw=()):
 
 
 def reduction(name, fn, identity, combine, *, block=None, dtypes=ALL, numpy=(),
-              needs_identity=False):
+              needs_identity=False, vjp=None):
     """`combine` is the code generators' scalar step ({a}: accumulator, {x}: element);
     `block` names the vectorized block helper for float accumulation (compiler/rt.py)."""
     return register(OpDef(
         name, Kind.REDUCTION, impl=_impl(fn), infer=_reduction_infer(fn, needs_identity),
         numpy=numpy, trace=_trace(name), attrs=("axis", "keepdims"), nin=1, dtypes=dtypes,
-        extra={"identity": identity, "combine": combine, "block": block},
+        extra={"identity": identity, "combine": combine, "block": block}, vjp=vjp,
         doc=f"np.{fn.__name__}(x, axis, keepdims)"))
 
 
-sum_p = reduction("sum", np.sum, 0, "({a} + {x})", block="ef_sum_block", numpy=(np.sum,))
-prod_p = reduction("prod", np.prod, 1, "({a} * {x})", block="ef_prod_block", numpy=(np.prod,))
+# Gradient rules: a reduced value (g or out) is reshaped to the keepdims shape and broadcast back
+# over the reduced axes.
+
+def _keep(t, x, axis, keepdims):
+    """t (a reduction's result or cotangent) with the reduced axes kept as size-1 axes."""
+    shape = reduced_shape(x.shape, axis, True)
+    return t if keepdims or t.shape == shape else t.reshape(shape)
+
+
+def _sum_vjp(g, x, out, *, axis, keepdims):
+    return (np.broadcast_to(_keep(g, x, axis, keepdims), x.shape),)
+
+
+def _prod_vjp(g, x, out, *, axis, keepdims):
+    """The product of the other elements, exact with zeros: no zero -> prod/x; one zero -> the
+    product of the rest at the zero, 0 elsewhere; two or more zeros -> 0."""
+    zero = x == 0
+    rest = np.prod(np.where(zero, 1.0, x), axis=axis, keepdims=True).astype(x.dtype)
+    nzero = np.sum(zero, axis=axis, keepdims=True)
+    others = np.where(nzero == 0, rest / np.where(zero, 1.0, x),
+                      np.where(zero & (nzero == 1), rest, 0.0))
+    return (_keep(g, x, axis, keepdims) * others,)
+
+
+def _minmax_vjp(g, x, out, *, axis, keepdims):
+    """max/min: the gradient is split evenly among the elements equal to the result (ties), as
+    JAX does and PyTorch's amax/amin do."""
+    hit = x == _keep(out, x, axis, keepdims)
+    count = np.sum(hit, axis=axis, keepdims=True).astype(x.dtype)
+    return (np.where(hit, _keep(g, x, axis, keepdims) / count, 0.0),)
+
+
+sum_p = reduction("sum", np.sum, 0, "({a} + {x})", block="ef_sum_block", numpy=(np.sum,),
+                  vjp=_sum_vjp)
+prod_p = reduction("prod", np.prod, 1, "({a} * {x})", block="ef_prod_block", numpy=(np.prod,),
+                   vjp=_prod_vjp)
 max_p = reduction("max", np.max, "-inf", "ef_max({a}, {x})", numpy=(np.max, np.amax),
-                  needs_identity=True)
+                  needs_identity=True, vjp=_minmax_vjp)
 min_p = reduction("min", np.min, "+inf", "ef_min({a}, {x})", numpy=(np.min, np.amin),
-                  needs_identity=True)
+                  needs_identity=True, vjp=_minmax_vjp)
 any_p = reduction("any", np.any, False, "({a} | ({x} != 0))", numpy=(np.any,))
 all_p = reduction("all", np.all, True, "({a} & ({x} != 0))", numpy=(np.all,))
 

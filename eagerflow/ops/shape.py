@@ -55,7 +55,7 @@ register(OpDef(
     infer=lambda x, *, shape: TensorType(x.dtype, resolve_reshape(x.shape, shape, x.size),
                                          x.weak and not shape),   # weak only while 0-d
     numpy=(np.reshape,), trace=_reshape_trace, attrs=("shape",), nin=1, dtypes=ALL,
-    extra={"zero_d": "inherit"},
+    extra={"zero_d": "inherit"}, vjp=lambda g, x, out, *, shape: (np.reshape(g, x.shape),),
     doc="np.reshape in C order; the shape attribute is fully resolved (no -1)"))
 
 
@@ -105,6 +105,7 @@ register(OpDef(
     "transpose", Kind.SHAPE, impl=lambda x, *, axes: np.transpose(x, axes), infer=_transpose_infer,
     numpy=(np.transpose,), trace=_transpose_trace, attrs=("axes",), nin=1, dtypes=ALL,
     extra={"zero_d": "inherit"},
+    vjp=lambda g, x, out, *, axes: (np.transpose(g, tuple(int(i) for i in np.argsort(axes))),),
     doc="np.transpose with an explicit permutation"))
 
 
@@ -142,7 +143,8 @@ register(OpDef(
     "broadcast_to", Kind.SHAPE, impl=lambda x, *, shape: np.broadcast_to(x, shape).copy(),
     infer=_broadcast_to_infer, numpy=(np.broadcast_to,),
     trace=lambda a, shape, subok=False: _as(a).apply("broadcast_to", shape=_static_shape(shape)),
-    attrs=("shape",), nin=1, dtypes=ALL, doc="np.broadcast_to (the result is a fresh array)"))
+    attrs=("shape",), nin=1, dtypes=ALL, doc="np.broadcast_to (the result is a fresh array)",
+    vjp=lambda g, x, out, *, shape: (g,)))   # the autodiff driver sums g over broadcast axes
 
 
 # concatenate / stack -------------------------------------------------------------------------------
@@ -179,10 +181,21 @@ def _stack_trace(arrays, axis=0, out=None, dtype=None, casting="same_kind"):
     return _concat_trace([_expand_dims_trace(x, ax) for x in xs], ax, out, dtype)
 
 
+def _concat_vjp(g, *xs_out, axis):
+    """Each input gets its slice of g along `axis`."""
+    xs, cts, start = xs_out[:-1], [], 0
+    for x in xs:
+        key = (slice(None),) * axis + (slice(start, start + x.shape[axis]),)
+        cts.append(g[key])
+        start += x.shape[axis]
+    return tuple(cts)
+
+
 register(OpDef(
     "concatenate", Kind.SHAPE, impl=lambda *xs, axis: np.concatenate(xs, axis=axis),
     infer=_concat_infer, numpy=(np.concatenate,), trace=_concat_trace, attrs=("axis",),
-    dtypes=ALL, extra={"fresh": True}, doc="np.concatenate along one axis (a fresh array)"))
+    dtypes=ALL, extra={"fresh": True}, doc="np.concatenate along one axis (a fresh array)",
+    vjp=_concat_vjp))
 
 for _name, _fn, _tr in (("ravel", np.ravel, _ravel_trace), ("expand_dims", np.expand_dims,
                         _expand_dims_trace), ("squeeze", np.squeeze, _squeeze_trace),

@@ -342,7 +342,27 @@ def gen_setitem(op, draw):
     return f, [x, v]
 
 
+def gen_scatter_add(op, draw):
+    """No NumPy function traces to scatter_add (autodiff makes it): the case calls np.add.at on
+    a copy eagerly and applies the op while tracing."""
+    from eagerflow.tracer.context import apply
+    from eagerflow.tracer.tracer import Tracer
+    x = _array(draw, op, min_dims=1, min_side=1)
+    idx = draw(hnp.integer_array_indices(x.shape, result_shape=hnp.array_shapes(min_dims=0,
+                                                                                 max_dims=2)))
+    v = draw(array_of(x.dtype, x[idx].shape))
+
+    def f(a, v):
+        if isinstance(a, Tracer):
+            return apply("scatter_add", a, v, *idx, index=("idx",) * len(idx))
+        a = a.copy()
+        np.add.at(a, idx, v)
+        return a
+    return f, [x, v]
+
+
 GENERATORS = {
+    "scatter_add": gen_scatter_add,
     "where": gen_where, "clip": gen_clip, "astype": gen_astype,
     "reshape": gen_reshape, "transpose": gen_transpose, "broadcast_to": gen_broadcast_to,
     "concatenate": gen_concatenate, "stack": gen_stack, "ravel": gen_ravel,
