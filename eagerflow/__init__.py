@@ -18,5 +18,8 @@ __all__ = ["function", "Function", "config", "errors", "__version__", "testing",
 from .runtime.variables import Variable  # noqa: E402  (state: docs/state.md)
 from .module import Module  # noqa: E402
 __all__ += ["Variable", "Module"]
+from . import optimizers  # noqa: E402
+from .checkpoint import restore_variables, save_variables  # noqa: E402
+__all__ += ["optimizers", "save_variables", "restore_variables"]
 from .autodiff import GradientTape, grad, value_and_grad  # noqa: E402  (docs/autodiff.md)
 __all__ += ["grad", "value_and_grad", "GradientTape"]
