@@ -96,6 +96,7 @@ class Function:
         self._warned_at = -10
         self._ncalls = 0
         self._captures = None
+        self._fast: dict = {}   # signature -> direct runner (see _add_fast)
 
     def __get__(self, obj, objtype=None):   # methods: bind self as a static argument by identity
         if obj is None:
@@ -136,6 +137,14 @@ class Function:
     def __call__(self, *args, **kwargs):
         if config.functions_run_eagerly():
             return self.fn(*args, **kwargs)
+        if not kwargs and self._fast:   # dispatch: flat array/number arguments, a cached entry
+            try:
+                run = self._fast.get(tuple([_FAST_KEY[type(a)](a) for a in args]))
+            except KeyError:
+                run = None
+            if run is not None:
+                self._hits += 1
+                return run(args)
         try:
             return self._call(args, kwargs)
         except (EagerflowError, ValueError, TypeError) as e:
@@ -153,7 +162,37 @@ class Function:
         if entry is None:
             entry, traced_now = self._build(key, leaves, treedef, statics)
         self._note_call(key, traced_now)
-        return self._run(entry, leaves)
+        out = self._run(entry, leaves)
+        if not kwargs and not traced_now:
+            self._add_fast(args, leaves, entry, key)
+        return out
+
+    def _add_fast(self, args, leaves, entry, cache_key):
+        """Register a direct runner for calls whose arguments are flat arrays/numbers and whose
+        entry needs no captures, write-back or weak-int checks: key building and one call."""
+        tr = entry.traced
+        if (self.static_argnums or self.static_argnames or len(leaves) != len(args) or
+                any(type(a) not in _FAST_KEY for a in args) or tr.captures or tr.written or
+                tr.weak_int_checks or getattr(tr, "var_updates", None) or
+                entry.lowered.backend != "numba"):
+            return
+        fast_key = tuple([_FAST_KEY[type(a)](a) for a in args])
+        run, n = entry.run, tr.graph.meta["n_outputs"]
+        if tr.graph.out_tree == "*" and n == 1 and len(tr.graph.results) == 1:
+            if tr.out_scalar[0] and tr.graph.results[0].type.ndim == 0:
+                fast = lambda a: run(*a)[0][()]      # noqa: E731
+            else:
+                fast = lambda a: run(*a)[0]          # noqa: E731  (Numba results are fresh)
+        else:
+            tree, scal, stat = tr.graph.out_tree, tr.out_scalar, tr.out_statics
+
+            def fast(a):
+                outs = run(*a)
+                return unflatten(tree, [o[()] if s and o.ndim == 0 else o
+                                        for o, s in zip(outs, scal)], stat)
+        with self._lock:
+            if self._cache.get(cache_key) is entry:
+                self._fast[fast_key] = fast
 
     def _lookup(self, key):
         """The cached entry for `key`, if its captured arrays still have their traced types."""
@@ -207,6 +246,7 @@ class Function:
             self._cache[key] = entry
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
+                self._fast.clear()
             return entry, True
 
     def _trace(self, leaves, treedef, statics, key):
@@ -284,6 +324,7 @@ class Function:
     def cache_clear(self):
         with self._lock:
             self._cache.clear()
+            self._fast.clear()
 
     def __repr__(self):
         return f"<eagerflow.function {self.name} backend={self.backend}>"
@@ -342,6 +383,10 @@ class _StaticMarker:
 
     def __repr__(self):
         return f"<static {self.name}>"
+
+
+_FAST_KEY = {np.ndarray: lambda a: (a.dtype, a.shape), float: lambda a: "f",
+             int: lambda a: "i", bool: lambda a: "b"}
 
 
 def _finish(o, scalar, inputs):

@@ -41,6 +41,7 @@ class Generated:
     extra: list            # values of the extra arguments, in order
     zero_d: list           # indices of 0-d parameters (passed as scalars)
     result_types: list
+    out_types: list = ()   # arrays the executor allocates and passes last (Emitter.out_params)
 
     @property
     def canonical(self) -> str:
@@ -57,6 +58,17 @@ class Generated:
         disp = load(self.canonical, self.name, self.key)
         extra = tuple(self.extra)
         zero_d = tuple(self.zero_d)
+        if self.out_types:
+            alloc = [(t.shape, t.dtype) for t in self.out_types]
+            fixed = extra
+            disp0 = disp
+
+            def disp(*args):
+                return disp0(*args, *[np.empty(s, d) for s, d in alloc])
+            extra = ()
+            if fixed:
+                def disp(*args, _f=fixed):
+                    return disp0(*args, *_f, *[np.empty(s, d) for s, d in alloc])
         scalar_out = [i for i, t in enumerate(self.result_types) if t.ndim == 0]
         dts = [t.dtype for t in self.result_types]
         if not zero_d and not scalar_out:
@@ -106,8 +118,9 @@ def generate(graph: Graph, fastmath=False, parallel=None) -> Generated:
     src, em = generate_source(graph, fastmath=fastmath, parallel=parallel)
     import numba
     header = f"# eagerflow {__version__} ({helpers_digest()}), numba {numba.__version__}\n"
+    outs = {v.id: v.type for v in graph.results}
     return Generated(header + src, _fn_name(graph), [v for _, v in em.extra], em.zero_d_params,
-                     [v.type for v in graph.results])
+                     [v.type for v in graph.results], [outs[i] for i in em.out_params])
 
 
 _DIGEST = None

@@ -56,6 +56,25 @@ class Emitter:
         self.counter = 0
         self.uses_objmode = False
         self.zero_d_params = [i for i, p in enumerate(graph.params) if p.type.ndim == 0]
+        # Results that kernels write straight into arrays the executor allocates with NumPy
+        # (whose allocator uses huge pages: far fewer page faults on large outputs).
+        self.out_params: dict[int, str] = {}
+        firsts = {}
+        for v in graph.results:
+            if v.type.ndim and not isinstance(v, Const) and v.id not in firsts:
+                firsts[v.id] = v
+        self.out_candidates = firsts
+
+    def out_array(self, v: Value, dims_expr: str) -> str:
+        """Name of the array a kernel stores value v into: a preallocated output or np.empty."""
+        name = self.define(v)
+        if v.id in self.out_candidates and v.id not in self.out_params:
+            self.out_params[v.id] = f"out{len(self.out_params)}"
+            self.line(f"{name} = {self.out_params[v.id]}")
+        else:
+            self.line(f"{name} = np.empty({dims_expr}, {dtype_code(v.type.dtype)})")
+        self.fresh.add(v.id)
+        return name
 
     # -- names and arguments ------------------------------------------------------------------
     def tmp(self, prefix="t") -> str:
@@ -125,7 +144,7 @@ def generate_source(graph: Graph, fastmath=False, parallel=None) -> tuple[str, E
         seen.add(v.id)
         results.append(name)
     em.line(f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
-    args = params + [n for n, _ in em.extra]
+    args = params + [n for n, _ in em.extra] + list(em.out_params.values())
     fm = "True" if fastmath else "False"
     head = [
         f"# eagerflow generated code for @{graph.name}",

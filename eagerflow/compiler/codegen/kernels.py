@@ -126,8 +126,8 @@ def shape_tuple(dims) -> str:
 
 def emit_elementwise(em: Emitter, node: Node, region: Graph, shape):
     shape = tuple(shape)
-    outs = [em.define(v) for v in node.outputs]
     if not shape:
+        outs = [em.define(v) for v in node.outputs]
         exprs = emit_region(em, region, [em.ref(v) for v in node.inputs])
         for o, e, v in zip(outs, exprs, node.outputs):
             em.line(f"{o} = {e}")
@@ -136,9 +136,7 @@ def emit_elementwise(em: Emitter, node: Node, region: Graph, shape):
     dnames = [em.tmp("d") for _ in dims]
     for n, d in zip(dnames, dims):
         em.line(f"{n} = {d}")
-    for o, v in zip(outs, node.outputs):
-        em.line(f"{o} = np.empty({shape_tuple(dnames)}, {dtype_code(v.type.dtype)})")
-        em.fresh.add(v.id)
+    outs = [em.out_array(v, shape_tuple(dnames)) for v in node.outputs]
     idx = [f"i{k}" for k in range(len(shape))]
     open_loops(em, dnames, idx)
     exprs = emit_region(em, region, [elem(em, v, shape, idx) for v in node.inputs])
@@ -175,8 +173,7 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
     for n, d in zip(dn, dims):
         em.line(f"{n} = {d}")
     for v in stored:
-        em.line(f"{em.define(v)} = np.empty({shape_tuple(dn)}, {dtype_code(v.type.dtype)})")
-        em.fresh.add(v.id)
+        em.out_array(v, shape_tuple(dn))
     idx = [f"i{k}" for k in range(r)]
     val_type = region.results[0].type.dtype
     acc_dt = res.type.dtype
