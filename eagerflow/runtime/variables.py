@@ -398,16 +398,24 @@ def trace_assign(var: Variable, value, ctx, what="assign"):
     set_slot_value(ctx, var, t.value)
 
 
-def set_slot_value(ctx, var: Variable, value: Value):
-    """Make `value` the Variable's value from here on in context `ctx` (marks it assigned)."""
+def set_slot_value(ctx, var: Variable, value: Value, assigned: bool = True):
+    """Make `value` the Variable's value from here on in context `ctx` (marks it assigned;
+    control flow binds a loop-carried block argument with assigned=False)."""
+    if assigned and ctx.parent is not None and not getattr(ctx, "threads_variables", False):
+        raise StateError(
+            f"Variable {var._label()} is assigned inside a traced branch or loop body (ef.cond, "
+            "ef.while_loop, or an `if`/`while` on a traced value). Assigning Variables there is "
+            "not supported yet: compute the new value in the branch (e.g. with np.where, or "
+            "return it from ef.cond) and assign it after")
     trace_read(var, _root(ctx))   # make sure the root has its parameter
     slots = _slots(ctx)
     s = slots.get(var.uid)
     if s is None:
         s = slots[var.uid] = _Slot(var, value)
     s.value = value
-    s.assigned = True
-    s.loc = user_location()
+    if assigned:
+        s.assigned = True
+        s.loc = user_location()
 
 
 def assigned_in(ctx) -> list:
@@ -457,7 +465,7 @@ def finish_trace(ctx, taken_names) -> tuple[list, list, list, list]:
 
 def write_back(captures, indices, outs) -> None:
     """After a successful call: store each update result into its Variable, in place. Results
-    that alias a Variable's own array (the executor may return an input) are copied first, so
+    that alias a Variable's own array (the interpreter may return an input) are copied first, so
     that swaps and reads of other Variables see the old values."""
     pairs = []
     for k, o in zip(indices, outs):
@@ -465,13 +473,12 @@ def write_back(captures, indices, outs) -> None:
         if v is None:
             raise StateError(f"Variable {captures[k].label} is no longer reachable", loc=None)
         pairs.append((v, o))
-    arrays = [v._value for v, _ in pairs]
-    fixed = []
+    for i, (v, o) in enumerate(pairs):
+        if type(o) is np.ndarray and (o.base is not None and type(o.base) is np.ndarray or
+                                      any(o is w._value for w, _ in pairs)):
+            if any(np.may_share_memory(o, w._value) for w, _ in pairs):
+                pairs[i] = (v, o.copy())
     for v, o in pairs:
-        if isinstance(o, np.ndarray) and any(np.may_share_memory(o, a) for a in arrays):
-            o = o.copy()
-        fixed.append((v, o))
-    for v, o in fixed:
         v._value[...] = o
 
 
@@ -487,6 +494,8 @@ class VariableCapture:
         self.label, self.capture, self.obj, self.path = label, capture, obj, tuple(path)
 
     def variable(self):
+        if self.capture is None and not self.path:   # a fixed Variable (the common case)
+            return self.obj if isinstance(self.obj, Variable) else None
         try:
             o = self.capture.get() if self.capture is not None else self.obj
             for kind, k in self.path:
