@@ -25,6 +25,15 @@ _lock = threading.Lock()
 stats = {"compiles": 0, "disk_loads": 0}
 
 
+def _from_numba_cache(e: BaseException) -> bool:
+    tb = e.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(os.path.join("numba", "core", "caching.py")):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def cache_dir() -> str:
     d = os.environ.get("EAGERFLOW_CACHE_DIR")
     if not d:
@@ -55,7 +64,7 @@ class Generated:
         return hashlib.sha256(self.canonical.encode()).hexdigest()[:24]
 
     def compile(self):
-        disp = load(self.canonical, self.name, self.key)
+        disp = raw = load(self.canonical, self.name, self.key)
         extra = tuple(self.extra)
         zero_d = tuple(self.zero_d)
         if self.out_types:
@@ -74,7 +83,7 @@ class Generated:
         if not zero_d and not scalar_out:
             def run(*inputs):
                 return disp(*inputs, *extra)
-            return _first_call_errors(run, self)
+            return _first_call_errors(run, self, raw)
 
         def run(*inputs):
             if zero_d:
@@ -87,10 +96,10 @@ class Generated:
             for i in scalar_out:
                 outs[i] = np.asarray(outs[i], dts[i])
             return outs
-        return _first_call_errors(run, self)
+        return _first_call_errors(run, self, raw)
 
 
-def _first_call_errors(run, gen):
+def _first_call_errors(run, gen, disp):
     """Numba compiles on the first call: report its failure as a CompileError naming the
     generated file (the dispatcher then keeps its state; later calls go straight to `run`)."""
     from numba.core.errors import NumbaError
@@ -100,7 +109,14 @@ def _first_call_errors(run, gen):
         if state["done"]:
             return run(*inputs)
         try:
-            out = run(*inputs)
+            try:
+                out = run(*inputs)
+            except Exception as e:
+                if not _from_numba_cache(e):
+                    raise
+                # a corrupt or foreign entry in Numba's on-disk cache: empty its index, recompile
+                disp._cache.flush()
+                out = run(*inputs)
         except NumbaError as e:
             raise CompileError(f"Numba could not compile the generated code for "
                                f"{gen.name} (ef_{gen.key}.py in {cache_dir()}): "
