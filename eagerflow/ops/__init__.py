@@ -1,5 +1,5 @@
 """The op registry and every op family. Importing this package registers all ops."""
-from . import creation, elementwise, fused, index, linalg, reduction, shape  # noqa: F401  (registers)
+from . import control, creation, elementwise, fused, index, linalg, reduction, shape  # noqa: F401  (registers)
 from . import state  # noqa: F401  (Variables: assign_variable)
 from .registry import NUMPY_MAP, REGISTRY, Kind, OpDef, get, register
 

@@ -54,6 +54,7 @@ def lower_traced(traced, function) -> Lowered:
     graph = traced.graph
     optimized, records = optimize(graph, name=function.name)
     low = Lowered(graph, optimized, records, function.backend)
+    low.report = list(graph.meta.get("report", ()))   # autograph: what became cond/while
     if function.backend == "interpreter":
         from .interpret import interpret
 

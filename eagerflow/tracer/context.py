@@ -51,6 +51,11 @@ class TraceContext:
         self.params.append(v)
         return v
 
+    def local(self, v: Value) -> Value:
+        """`v` as a value of this graph. The top-level graph sees every value; a region context
+        (eagerflow.control.RegionContext) passes outer values in as block arguments."""
+        return v
+
     def capture(self, arr: np.ndarray) -> Value | None:
         """A closure/global array seen in an op: an implicit input, passed by reference."""
         key = id(arr)
@@ -68,11 +73,11 @@ class TraceContext:
 def to_value(x, ctx: TraceContext | None = None) -> Value:
     """An operand as a Value of the current graph."""
     from .tracer import Tracer
-    if isinstance(x, Tracer):
-        return x.value
-    if isinstance(x, Value):
-        return x
     ctx = ctx or current()
+    if isinstance(x, Tracer):
+        return ctx.local(x.value) if ctx is not None else x.value
+    if isinstance(x, Value):
+        return ctx.local(x) if ctx is not None else x
     if getattr(type(x), "_ef_variable", False) and ctx is not None:   # ef.Variable: captured
         from ..runtime.variables import trace_read
         return to_value(Tracer(trace_read(x, ctx)), ctx)
@@ -91,6 +96,8 @@ def to_value(x, ctx: TraceContext | None = None) -> Value:
             return Const(arr)
         raise UnsupportedError("a list or tuple that mixes traced values cannot be an operand; "
                                "use np.stack([...]) to combine traced values")
+    if hasattr(x, "_ef_undefined_error"):   # autograph: a variable not defined on every path
+        x._ef_undefined_error()
     raise UnsupportedError(f"cannot use a {type(x).__name__} as an array operand in a traced "
                            "function; pass arrays or Python numbers")
 

@@ -372,7 +372,7 @@ def test_writing_traced_value_into_plain_buffer_raises():
         buf[0] = x[0, 0]
         return buf
     with pytest.raises(ConcretizationError, match="zeros_like"):
-        jit(f)(X)
+        jit(f, autograph=False)(X)     # autograph (the default) makes np.zeros(n) traced
 
 
 # ---- pytrees -----------------------------------------------------------------------------------

@@ -29,7 +29,11 @@ def loop_dtypes(op, in_types, out_type) -> list[np.dtype]:
     if isinstance(uf, np.ufunc):
         sig = tuple({"b": bool, "i": int, "u": int, "f": float}[t.dtype.kind] if t.weak else t.dtype
                     for t in in_types)
-        return list(uf.resolve_dtypes(sig + (None,) * uf.nout)[:uf.nin])
+        loop = list(uf.resolve_dtypes(sig + (None,) * uf.nout)[:uf.nin])
+        if any(d.kind == "O" for d in loop):   # all-weak comparisons resolve to object loops
+            loop = list(uf.resolve_dtypes(tuple(t.dtype for t in in_types) +
+                                          (None,) * uf.nout)[:uf.nin])
+        return loop
     rule = op.extra.get("loop")
     if rule is None:
         return [t.dtype for t in in_types]

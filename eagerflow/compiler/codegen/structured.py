@@ -125,5 +125,6 @@ EMITTERS = {
 
 
 def install():
+    from .control import extend_emitters; extend_emitters(EMITTERS)  # noqa: E702  cond/while/print
     for name, fn in EMITTERS.items():
         REGISTRY[name].emit["numba"] = fn
