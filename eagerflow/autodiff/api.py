@@ -114,7 +114,7 @@ class _Differentiated:
             args[i] = unflatten(tree, seeds, statics)
         ctx = current()
         start = len(ctx.nodes)
-        out = self.fn(*args, **kwargs)
+        out = _autograph(self.fn)(*args, **kwargs)
         loss, aux = _split_aux(out, self.has_aux)
         loss = _check_loss(loss)
         flat = [s.value for ws in wrt for s in ws]
@@ -186,3 +186,13 @@ def _or_zeros(g, like):
 
 def _np_or_zeros(g, like):
     return g if g is not None else np.zeros(like.shape, like.dtype)
+
+
+def _autograph(f):
+    """f with autograph's conversion (traced `if`/`while`/`for` become cond/while), as ef.function
+    would trace it."""
+    try:
+        from ..tracer.autograph import convert_if_user
+    except ImportError:   # autograph not available: plain tracing
+        return f
+    return convert_if_user(f)

@@ -44,6 +44,7 @@ NON_DIFFERENTIABLE = frozenset({
     "floor", "ceil", "trunc", "rint", "sign", "floordiv",
     "argmax", "argmin", "any", "all",
     "fill",
+    "print", "assign_variable",   # effects: no outputs / an identity whose output is only a result
 })
 
 # Kinds that never reach the driver: composite entries lower to other ops while tracing, fused
@@ -60,9 +61,9 @@ def unbroadcast(ct: Tracer, shape: tuple) -> Tracer:
     shape = tuple(shape)
     if ct.shape == shape:
         return ct
-    if ct.size < int(np.prod(shape)) or ct.ndim < len(shape):
-        return apply("broadcast_to", ct, shape=shape)   # a rule gave a smaller (broadcastable) ct
     lead = ct.ndim - len(shape)
+    if lead < 0 or any(s not in (1, c) for s, c in zip(shape, ct.shape[lead:])):
+        return apply("broadcast_to", ct, shape=shape)   # a rule gave a smaller (broadcastable) ct
     axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
                                       if s == 1 and ct.shape[lead + i] != 1)
     if axes:

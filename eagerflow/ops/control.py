@@ -118,8 +118,14 @@ def _print_impl(*values, parts, sep, end):
     return ()
 
 
+def _cond_vjp(g, pred, *operands_out, regions):
+    """A cond on the same predicate over the branches' backward regions (autodiff/control.py)."""
+    from ..autodiff.control import cond_vjp
+    return cond_vjp(g, pred, *operands_out, regions=regions)
+
+
 register(OpDef("cond", Kind.CONTROL, impl=_cond_impl, infer=_cond_infer, nout=-1,
-               extra={"check": _cond_check},
+               extra={"check": _cond_check}, vjp=_cond_vjp,
                doc="if/else: runs the `then` or `else` region on the operands (ef.cond, "
                    "autograph `if`)"))
 register(OpDef("while", Kind.CONTROL, impl=_while_impl, infer=_while_infer, attrs=("carried",),
