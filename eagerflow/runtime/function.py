@@ -25,7 +25,16 @@ class RetraceWarning(UserWarning):
     """A function traced anew on at least 5 of its last 10 calls."""
 
 
+def _is_dev(x) -> bool:
+    """A device array (backend="cuda"): anything with __cuda_array_interface__ (docs/gpu.md)."""
+    return not isinstance(x, np.ndarray) and (hasattr(x, "__cuda_array_interface__") or
+                                              type(x).__name__ == "FakeCUDAArray")
+
+
 def _leaf_key(x):
+    if _is_dev(x):
+        from ..compiler.cuda.device import dtype_shape
+        return dtype_shape(x)
     if isinstance(x, np.ndarray):
         return (x.dtype, x.shape)
     if isinstance(x, np.generic):   # before float: np.float64 subclasses float, but is strong
@@ -42,7 +51,7 @@ def _leaf_key(x):
 
 
 def _is_leaf(x) -> bool:
-    return isinstance(x, (np.ndarray, np.generic, bool, int, float))
+    return isinstance(x, (np.ndarray, np.generic, bool, int, float)) or _is_dev(x)
 
 
 def _describe(k) -> str:
@@ -257,6 +266,9 @@ class Function:
         static = dict(key[3])
         statics = [static[s.name] if isinstance(s, _StaticMarker) else s for s in statics]
         names = leaf_names(treedef, self._signature)
+        if any(_is_dev(x) for x in leaves):   # traced through NumPy stand-ins (cuda backend)
+            from ..compiler.cuda.device import stand_in
+            leaves = [stand_in(x) if _is_dev(x) else x for x in leaves]
         return trace_function(fn, leaves, treedef, statics, names, self.name, self._captures)
 
     def _traceable(self):
@@ -392,6 +404,8 @@ _FAST_KEY = {np.ndarray: lambda a: (a.dtype, a.shape), float: lambda a: "f",
 def _finish(o, scalar, inputs):
     """A result as eager NumPy gives it: a NumPy scalar, or a fresh, writeable, C-ordered array
     that aliases no input (an executor may hand back an argument, a view or a constant)."""
+    if _is_dev(o):   # the cuda backend's results stay on the device
+        return o
     if scalar and np.ndim(o) == 0:
         return np.asarray(o)[()]
     o = np.asarray(o)
