@@ -246,9 +246,15 @@ class GradientTape:
             seeds = self._seeds(target, output_gradients)
             flat = [v for vs in wrt for v in vs]
             cts = backward(ctx.nodes[self._start:end], seeds, flat) if seeds else [None] * len(flat)
+        # NumPy results, except while an enclosing tape or trace records: then recorded values,
+        # so that it can differentiate the gradient (nested tapes, tapes in ef.function)
+        as_numpy = self._eager and (self._owner or not ctx.recording)
         grads, it = [], iter(cts)
-        for vs in wrt:
-            grads.append(self._combine([next(it) for _ in vs]))
+        with ctx:
+            for vs in wrt:
+                grads.append(self._combine([next(it) for _ in vs], as_numpy))
+        if self._eager and not as_numpy:
+            ctx.wrap_outputs(grads)
         return unflatten(tree, grads, statics)
 
     def _source_values(self, s) -> list[Value]:
@@ -280,11 +286,11 @@ class GradientTape:
             seeds[t.value.id] = g if t.value.id not in seeds else seeds[t.value.id] + g
         return seeds
 
-    def _combine(self, cts):
+    def _combine(self, cts, as_numpy):
         cts = [c for c in cts if c is not None]
         if not cts:
             return None
-        if not self._eager:
+        if not as_numpy:
             out = cts[0]
             for c in cts[1:]:
                 out = apply("add", out, c)
