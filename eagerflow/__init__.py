@@ -23,3 +23,5 @@ from .checkpoint import restore_variables, save_variables  # noqa: E402
 __all__ += ["optimizers", "save_variables", "restore_variables"]
 from .autodiff import GradientTape, grad, value_and_grad  # noqa: E402  (docs/autodiff.md)
 __all__ += ["grad", "value_and_grad", "GradientTape"]
+from .control import cond, fori_loop, print_ as print, while_loop  # noqa: E402,A001  (docs/control_flow.md)
+__all__ += ["cond", "while_loop", "fori_loop"]   # and ef.print (not in __all__: it would shadow print)

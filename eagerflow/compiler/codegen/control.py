@@ -69,6 +69,7 @@ def emit_block(em: Emitter, region: Graph, names, owned=()) -> tuple[_Block, lis
     and the expressions of the yielded values (arrays copied where not owned)."""
     from .kernels import emit_node
     _bind(em, region, names)
+    _literal_divisors(em, region)
     block = _Block(region, [p.id for p, o in zip(region.params, owned) if o])
     prev = getattr(em, "_cf_block", None)
     em._cf_block = block
@@ -87,6 +88,18 @@ def emit_block(em: Emitter, region: Graph, names, owned=()) -> tuple[_Block, lis
         em._cf_block = prev
     taken: set = set()
     return block, [_yield_expr(em, v, block, taken) for v in region.results]
+
+
+def _literal_divisors(em: Emitter, region: Graph):
+    """Small Python-int divisors of `%` and `//` in a loop (`i % 15`) are emitted as literals:
+    LLVM then replaces the division by a multiply, as in hand-written Numba. Other constants stay
+    run-time arguments (sizes must, so that code is shared across sizes)."""
+    for n in region.nodes:
+        if n.op in ("mod", "floordiv") and len(n.inputs) == 2:
+            d = n.inputs[1]
+            if isinstance(d, Const) and d.type.weak and d.type.dtype.kind in "iu" and \
+                    0 < abs(int(d.data)) <= 1 << 16:
+                em._extra_keys[("c",) + d.key()] = f"({int(d.data)})"
 
 
 def _note_views(node: Node, block: _Block, em: Emitter):

@@ -17,7 +17,7 @@ from ...ir.graph import Const, Graph
 from ...ir.printer import print_graph
 from ...ops.registry import REGISTRY
 from ._util import Subst, describe, map_regions, ref, value_names, with_inputs
-from .dce import has_effect
+from .dce import node_has_effect
 
 
 def _freeze(v):
@@ -42,7 +42,7 @@ def eliminate_common_subexpressions(graph: Graph) -> tuple[Graph, list[str]]:
         regions, ch = map_regions(node, eliminate_common_subexpressions)
         changes += ch
         node = with_inputs(node, [subst(v) for v in node.inputs], regions)
-        if has_effect(node.op):
+        if node_has_effect(node):
             nodes.append(node)
             continue
         ins = [_in_key(v) for v in node.inputs]

@@ -23,12 +23,17 @@ def has_effect(op_name: str) -> bool:
     return op is None or not op.pure or op.kind is Kind.STATE
 
 
+def node_has_effect(node) -> bool:
+    """An effect of the node's op, or of any op inside its regions (a loop that prints)."""
+    return has_effect(node.op) or any(has_effect(n.op) for r in node.regions for n in r.walk())
+
+
 def eliminate_dead_code(graph: Graph) -> tuple[Graph, list[str]]:
     names = None
     live = {v.id for v in graph.results if not isinstance(v, Const)}
     kept, changes = [], []
     for node in reversed(graph.nodes):
-        if not has_effect(node.op) and not any(v.id in live for v in node.outputs):
+        if not node_has_effect(node) and not any(v.id in live for v in node.outputs):
             names = names or value_names(graph)
             changes.append(f"dce: {describe(node, names)} (unused)")
             continue

@@ -78,10 +78,22 @@ def fold_constants(graph: Graph) -> tuple[Graph, list[str]]:
         names = names or value_names(graph)
         changes.append(f"fold: {describe(node, names)} -> {what}")
 
-    for node in graph.nodes:
+    pending, k = list(graph.nodes), 0
+    while k < len(pending):
+        node, k = pending[k], k + 1
         regions, ch = map_regions(node, fold_constants)
         changes += ch
         node = with_inputs(node, [subst(v) for v in node.inputs], regions)
+        if node.op == "cond" and isinstance(node.inputs[0], Const):
+            # a constant predicate: the chosen region's nodes take the cond's place
+            region = node.regions[0 if bool(node.inputs[0].data) else 1]
+            for p, v in zip(region.params, node.inputs[1:]):
+                subst[p] = v
+            for o, r in zip(node.outputs, region.results):
+                subst[o] = r
+            pending[k:k] = region.nodes
+            note(node, "then region" if bool(node.inputs[0].data) else "else region")
+            continue
         op = REGISTRY.get(node.op)
         if op is None or not op.pure or node.regions or op.impl is None or \
                 op.kind not in _FOLDABLE or len(node.outputs) != 1:

@@ -267,7 +267,23 @@ def _build(plan: _Plan, gid: int) -> tuple[Node, list[Value], list[Node]]:
     return node, stored, [h] + body
 
 
+def _fuse_regions(graph: Graph) -> tuple[Graph, list[str]]:
+    """Fuse inside the regions of control-flow nodes (cond/while bodies)."""
+    from ._util import map_regions
+    nodes, changes = [], []
+    for n in graph.nodes:
+        op = REGISTRY.get(n.op)
+        if n.regions and op is not None and op.kind is Kind.CONTROL:
+            regions, ch = map_regions(n, fuse)
+            if ch:
+                n = with_inputs(n, n.inputs, regions)
+                changes += ch
+        nodes.append(n)
+    return (graph.copy_shell(nodes), changes) if changes else (graph, [])
+
+
 def fuse(graph: Graph) -> tuple[Graph, list[str]]:
+    graph, region_changes = _fuse_regions(graph)
     plan = _Plan(graph)
     _form_groups(plan)
     _absorb_reductions(plan)
@@ -275,7 +291,7 @@ def fuse(graph: Graph) -> tuple[Graph, list[str]]:
     fused = {g for g, m in plan.groups.items()
              if plan.kind[g] != "elementwise" or m & (m - 1)}     # singles stay plain
     if not fused:
-        return graph, []
+        return graph, region_changes
     names = value_names(graph)
     # Units: a fused group or a single node; ordered topologically, stable by last member.
     units, unit_of = [], {}
@@ -329,4 +345,4 @@ def fuse(graph: Graph) -> tuple[Graph, list[str]]:
         if note:
             changes.append(note)
     results = [v if isinstance(v, Const) else subst.get(v.id, v) for v in graph.results]
-    return graph.copy_shell(nodes, results), changes
+    return graph.copy_shell(nodes, results), region_changes + changes

@@ -283,6 +283,17 @@ def for_stmt(iterable, extra_test, body, get_state, set_state, names, opts):
     ctx = current()
     start_nodes = len(ctx.nodes) if ctx else 0
     n, warned = 0, False
+    if isinstance(iterable, range) and len(iterable) > UNROLL_WARN and ctx is not None and \
+            _carries_traced(get_state()):
+        # A long Python range over traced state compiles to one loop rather than unrolling;
+        # a body that needs `i` as a Python int (static slicing, list indexing) still unrolls.
+        from ...errors import ConcretizationError, UnsupportedError
+        before = tuple(get_state())
+        try:
+            return _traced_for(TracedRange(iterable.start, iterable.stop, iterable.step),
+                               extra_test, body, get_state, set_state, names, opts)
+        except (ConcretizationError, UnsupportedError):
+            set_state(before)
     if isinstance(iterable, range):
         rng = iterable
         for v in rng:
@@ -313,6 +324,12 @@ def for_stmt(iterable, extra_test, body, get_state, set_state, names, opts):
             n += 1
     if n > UNROLL_WARN and ctx is not None and len(ctx.nodes) > start_nodes:
         _note_unrolled(opts, "for over " + opts.get("iter", "an iterable"), n)
+
+
+def _carries_traced(state) -> bool:
+    from ...tree import flatten
+    return any(isinstance(x, Tracer) for x in flatten(tuple(state), lambda x: isinstance(
+        x, (Tracer, np.ndarray, np.generic, int, float, bool)))[0])
 
 
 def _traced_for(iterable, extra_test, body, get_state, set_state, names, opts):
