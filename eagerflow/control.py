@@ -270,6 +270,7 @@ def trace_cond(pred, branches, names=(), what="cond", line=None):
     regions = [ctxs[0].region([k[1] for k in keep], [], operands),
                ctxs[1].region([k[2] for k in keep], [], operands)]
     node = _node("cond", [p, *operands], {}, [k[3] for k in keep], regions)
+    _close(ctxs, line, what)
     for (pos, _, _, _, scalar), v in zip(keep, node.outputs):
         merged[pos] = _new_tracer(v, scalar)
     _report(line, f"{what} -> cond")
@@ -418,11 +419,34 @@ def trace_while(test, body, state, names=(), what="while", line=None):
     init = [leaves[k] for k in slots]
     node = _node("while", [*init, *operands], {"carried": len(slots)},
                  [p.type for p in params], regions)
+    _close([cc, rc], line, what + " loop")
     final = list(leaves)
     for k, v in zip(slots, node.outputs):
         final[k] = _new_tracer(v, _scalar_kind(leaves[k]))
     _report(line, f"{what} -> while")
     return unflatten(tree, final, statics)
+
+
+def _close(ctxs, line, what):
+    """Values of finished regions must not be used outside them: remember them, so that such a
+    use (through a variable autograph does not track) is a clear error, not a broken graph."""
+    ctx = current()
+    while ctx.parent is not None:
+        ctx = ctx.parent
+    closed = ctx.__dict__.setdefault("closed_values", {})
+    msg = (f"a value computed inside the {what} at line {line} (on a traced condition) is used "
+           "outside it. It was stored where autograph does not track assignments (a nonlocal or "
+           "global variable set in a called function, an attribute, a list or dict): assign it "
+           "to a local variable of the function that has the `if`/loop, or return it")
+    for c in ctxs:
+        for p in c.params:
+            closed[p.id] = msg
+        for n in Graph("r", (), c.nodes, ()).walk():
+            for r in n.regions:
+                for p in r.params:
+                    closed[p.id] = msg
+            for o in n.outputs:
+                closed[o.id] = msg
 
 
 # -- report / locations -------------------------------------------------------------------------

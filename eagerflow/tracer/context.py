@@ -54,6 +54,9 @@ class TraceContext:
     def local(self, v: Value) -> Value:
         """`v` as a value of this graph. The top-level graph sees every value; a region context
         (eagerflow.control.RegionContext) passes outer values in as block arguments."""
+        closed = self.__dict__.get("closed_values")   # values of finished regions (control flow)
+        if closed and v.id in closed:
+            raise TracingError(closed[v.id])
         return v
 
     def capture(self, arr: np.ndarray) -> Value | None:

@@ -347,7 +347,7 @@ def _provenance(t: Tracer) -> str:
         if v.id in seen:
             continue
         seen.add(v.id)
-        if v.id in params and params[v.id] not in names:
+        if params.get(v.id) and params[v.id] not in names:   # block arguments have no name
             names.append(params[v.id])
         n = producers.get(v.id)
         if n is not None:

@@ -68,7 +68,7 @@ def convert_if_user(f):
 def _branches(code) -> bool:
     """Whether compiled code has conditional jumps (if, and/or, conditional expressions, loops)."""
     for ins in dis.get_instructions(code):
-        if "JUMP_IF" in ins.opname or ins.opname in ("FOR_ITER",):
+        if ("JUMP" in ins.opname and "IF_" in ins.opname) or ins.opname == "FOR_ITER":
             return True
     return any(_branches(c) for c in code.co_consts if isinstance(c, types.CodeType))
 

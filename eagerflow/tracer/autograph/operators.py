@@ -71,8 +71,23 @@ def undefined_return():
 
 
 def retval(v):
-    """The function's result at its single exit: None when no `return` ran."""
-    return None if isinstance(v, Undefined) else v
+    """The function's result (every `return` of converted code goes through here): None when
+    no `return` ran; an error naming the variable when the result holds an undefined value."""
+    if isinstance(v, Undefined) and v.placeholder_ok:
+        return None
+    _check_defined(v)
+    return v
+
+
+def _check_defined(v):
+    if isinstance(v, Undefined):
+        v._ef_undefined_error()
+    if isinstance(v, (tuple, list)):
+        for x in v:
+            _check_defined(x)
+    elif isinstance(v, dict):
+        for x in v.values():
+            _check_defined(x)
 
 
 def _truth(x) -> bool:

@@ -469,6 +469,10 @@ class Converter:
             return [s]
         if isinstance(s, (ast.Assign, ast.AugAssign)):
             s = self._setitem(s)
+        if isinstance(s, ast.Return) and s.value is not None and not (
+                isinstance(s.value, ast.Call) and isinstance(s.value.func, ast.Attribute) and
+                _root(s.value.func) == "ag__"):
+            s.value = _loc(_call(_ag("retval"), [s.value]), s)
         return [self.expr(s)]
 
     def _setitem(self, s):
