@@ -102,6 +102,9 @@ class CudaEmitter(Emitter):
         super().__init__(graph, fastmath=False)
         self.rep: dict[int, str] = {}        # value id -> "host" | "dev0" | "dev"
         self.kernels: list[str] = []
+        self.kernel_params: dict[str, list[str]] = {}   # for ptx checks (tests/cuda/ptx_check.py)
+        self.arrays_1d: set[str] = set()                 # host names that are 1-d device arrays
+        self.named: dict[str, tuple] = {}                # other device arrays: (dtype, ndim)
         self.nk = 0
         for p in graph.params:
             self.rep[p.id] = "host" if p.type.ndim == 0 else "dev"
@@ -146,6 +149,7 @@ class Kernel:
 
     def finish(self, doc: str):
         head = ["@cuda.jit", f"def {self.name}({', '.join(self.params)}):", f"    # {doc}"]
+        self.em.kernel_params[self.name] = (list(self.params), "(flat)" in doc)
         self.em.kernels.append("\n".join(head + self.lines))
 
     # values inside the kernel
@@ -355,6 +359,9 @@ def _reduce_all(em, node, region, shape, keepdims, rop):
     em.line(f"{n} = {' * '.join(dn) if dn else '1'}")
     em.line(f"{g} = ef_rgrid({n})")
     em.line(f"{part} = ef_empty(({g},), {_np(acc_dt)})")
+    em.arrays_1d.add(part)
+    em.partials = getattr(em, "partials", {})
+    em.partials[part] = acc_dt
     em.line(f"{out} = ef_empty((1,), {_np(acc_dt)})")
     k1 = em.kernel()
     k1.arg(n), k1.arg(g)
@@ -410,6 +417,7 @@ def _reduce_columns(em, node, region, shape, axes, keepdims, rop, axis):
     m = em.tmp("n")
     em.line(f"{m} = {' * '.join(dn[d] for d in kept) if kept else '1'}")
     em.line(f"{out} = ef_empty(({m},), {_np(acc_dt)})")
+    em.arrays_1d.add(out)
     k = em.kernel()
     k.arg(m)
     idx = [f"i{j}" for j in range(r)]
@@ -670,6 +678,7 @@ def emit_matmul(em: CudaEmitter, node: Node, region: Graph | None):
         return
     mv = Value(TensorType(mm_dt, res.type.shape))
     m = em.define(mv, em.tmp("mm"))
+    em.named[m] = (mm_dt, max(res.type.ndim, 1))
     em.rep[mv.id] = "dev" if res.type.ndim else "dev0"
     em.line(f"{m} = ef_matmul({em.ref(a)}, {em.ref(b)}, {_np(mm_dt)})")
     emit_elementwise(em, node, [mv] + list(extras), node.outputs, region, res.type.shape)

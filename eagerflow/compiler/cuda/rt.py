@@ -275,7 +275,7 @@ def ef_empty(shape, dtype):
     shape = tuple(int(s) for s in shape)
     cp = _cp()
     if cp is not None:
-        return cuda.as_cuda_array(cp.empty(shape, dtype))
+        return cuda.as_cuda_array(cp.empty(shape, dtype), sync=False)
     return cuda.device_array(shape, dtype)
 
 
@@ -369,7 +369,7 @@ def ef_matmul(a, b, dtype):
         if cb.dtype != dtype:
             cb = cb.astype(dtype)
         r = cp.matmul(ca, cb)
-        return cuda.as_cuda_array(r if r.ndim else r.reshape(1))
+        return cuda.as_cuda_array(r if r.ndim else r.reshape(1), sync=False)
     if a.ndim <= 2 and b.ndim <= 2 and dtype.kind in "fiu" and a.shape[a.ndim - 1] > 0:
         a2 = a if a.ndim == 2 else a.reshape(1, a.shape[0])
         b2 = b if b.ndim == 2 else b.reshape(b.shape[0], 1)
@@ -401,7 +401,13 @@ def array_kind(x) -> str:
 
 
 def as_device(x):
-    return x if hasattr(x, "copy_to_host") else cuda.as_cuda_array(x)
+    """A Numba view of a device array. Work on the legacy or per-thread default stream (CAI
+    stream 1 or 2, or none given) is ordered with our launches on the default stream without a
+    host synchronization; any other stream is synchronized first."""
+    if hasattr(x, "copy_to_host"):
+        return x
+    stream = x.__cuda_array_interface__.get("stream")
+    return cuda.as_cuda_array(x, sync=stream not in (None, 1, 2))
 
 
 def from_device(o, ndim, kind):
