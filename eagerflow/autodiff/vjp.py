@@ -118,6 +118,11 @@ def backward(nodes, seeds: dict[int, Tracer], wrt) -> list[Tracer | None]:
 
 def _call_rule(node, outs):
     op = REGISTRY[node.op]
+    if op.vjp is None and node.op == "while":
+        raise UnsupportedError(
+            "gradients through a while loop (ef.while_loop, ef.fori_loop, autograph loops on "
+            "traced values) are not implemented yet; see docs/autodiff.md, 'Control flow'. A loop "
+            "whose body takes a gradient is fine", loc=node.loc)
     if op.vjp is None:
         raise UnsupportedError(
             f"op {node.op!r} has no gradient rule (OpDef.vjp) and is not in NON_DIFFERENTIABLE; "

@@ -42,7 +42,15 @@ def _dot_trace(a, b, out=None):
 
 def _matmul_vjp(g, a, b, out):
     """ga = g @ b^T, gb = a^T @ g on the operands promoted to 2-d (a 1-d a is a row, a 1-d b a
-    column, as matmul treats them); the driver sums batch axes that were broadcast."""
+    column, as matmul treats them); the driver sums batch axes that were broadcast. With a vector
+    operand the products are written without transposes (g @ a rather than a^T @ g, an outer
+    product as a broadcast multiply), so that BLAS reads the matrix in its own layout."""
+    if a.ndim == 1 and b.ndim == 1:
+        return g * b, g * a
+    if a.ndim == 2 and b.ndim == 1:                       # (n,k) @ (k,) -> (n,)
+        return np.expand_dims(g, 1) * b, g @ a
+    if a.ndim == 1 and b.ndim == 2:                       # (k,) @ (k,m) -> (m,)
+        return b @ g, np.expand_dims(a, 1) * g
     a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
     b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
     g2 = g

@@ -124,7 +124,7 @@ def test_composes_with_function_one_graph():
     np.testing.assert_allclose(w2, w - 0.1 * g)
     low = step.lower(w, x, y)
     ops = [n.op for n in low.traced.nodes]
-    assert ops.count("matmul") >= 3          # forward and backward in the same graph
+    assert ops.count("matmul") >= 2          # forward and backward in the same graph
     assert len(low.optimized.nodes) < len(low.traced.nodes)
 
 
