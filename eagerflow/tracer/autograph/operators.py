@@ -18,6 +18,7 @@ from ..context import current
 from ..tracer import Tracer, as_tracer
 
 UNROLL_WARN = 100     # a Python loop that unrolls more iterations than this (and traces ops) warns
+AUTO_LOOP = 32        # a Python range longer than this over traced state compiles to one `while`
 
 
 class AutographWarning(UserWarning):
@@ -298,7 +299,7 @@ def for_stmt(iterable, extra_test, body, get_state, set_state, names, opts):
     ctx = current()
     start_nodes = len(ctx.nodes) if ctx else 0
     n, warned = 0, False
-    if isinstance(iterable, range) and len(iterable) > UNROLL_WARN and ctx is not None and \
+    if isinstance(iterable, range) and len(iterable) > AUTO_LOOP and ctx is not None and \
             _carries_traced(get_state()):
         # A long Python range over traced state compiles to one loop rather than unrolling;
         # a body that needs `i` as a Python int (static slicing, list indexing) still unrolls.
