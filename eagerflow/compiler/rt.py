@@ -15,9 +15,11 @@ from numba import njit
 __all__ = ["ef_floordiv_f", "ef_floordiv_i", "ef_mod_f", "ef_mod_i", "ef_pow_i", "ef_lshift",
            "ef_rshift", "ef_logaddexp", "ef_sign_f", "ef_sum_block", "ef_prod_block",
            "ef_max_block", "ef_min_block", "ef_max", "ef_min", "ef_fmax", "ef_fmin", "ef_impl",
-           "ef_check_index", "ef_divmod_f", "np", "math", "BLOCK"]
+           "ef_check_index", "ef_divmod_f", "np", "math", "BLOCK", "CHUNK", "COLS"]
 
 BLOCK = 256   # elements per block in blocked float reductions (docs/numba_backend.md)
+CHUNK = 65536   # elements per partial of a 1-d full reduction (fixed: thread-count independent)
+COLS = 256     # columns per parallel task of a reduction over leading axes
 
 _opts = dict(error_model="numpy", inline="always")
 
@@ -185,23 +187,70 @@ def ef_prod_block(buf, m, one):
 
 
 @njit(error_model="numpy")
-def ef_max_block(buf, m, acc):
-    for j in range(m):
-        v = buf[j]
-        acc = v if (v > acc or v != v) else acc
-        if acc != acc:
-            return acc
-    return acc
+def ef_max_block(buf, m, lowest):
+    # 8 lanes of plain compares (vectorizable); NaN tracked apart and returned if seen.
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = lowest
+    bad = False
+    n8 = m - m % 8
+    for j in range(0, n8, 8):
+        x0, x1, x2, x3 = buf[j], buf[j + 1], buf[j + 2], buf[j + 3]
+        x4, x5, x6, x7 = buf[j + 4], buf[j + 5], buf[j + 6], buf[j + 7]
+        s0 = x0 if x0 > s0 else s0
+        s1 = x1 if x1 > s1 else s1
+        s2 = x2 if x2 > s2 else s2
+        s3 = x3 if x3 > s3 else s3
+        s4 = x4 if x4 > s4 else s4
+        s5 = x5 if x5 > s5 else s5
+        s6 = x6 if x6 > s6 else s6
+        s7 = x7 if x7 > s7 else s7
+        bad |= (x0 != x0) | (x1 != x1) | (x2 != x2) | (x3 != x3) | \
+            (x4 != x4) | (x5 != x5) | (x6 != x6) | (x7 != x7)
+    for j in range(n8, m):
+        x = buf[j]
+        s0 = x if x > s0 else s0
+        bad |= x != x
+    if bad:
+        return lowest - lowest + np.nan
+    a = s0 if s0 > s1 else s1
+    b = s2 if s2 > s3 else s3
+    c = s4 if s4 > s5 else s5
+    d = s6 if s6 > s7 else s7
+    a = a if a > b else b
+    c = c if c > d else d
+    return a if a > c else c
 
 
 @njit(error_model="numpy")
-def ef_min_block(buf, m, acc):
-    for j in range(m):
-        v = buf[j]
-        acc = v if (v < acc or v != v) else acc
-        if acc != acc:
-            return acc
-    return acc
+def ef_min_block(buf, m, highest):
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = highest
+    bad = False
+    n8 = m - m % 8
+    for j in range(0, n8, 8):
+        x0, x1, x2, x3 = buf[j], buf[j + 1], buf[j + 2], buf[j + 3]
+        x4, x5, x6, x7 = buf[j + 4], buf[j + 5], buf[j + 6], buf[j + 7]
+        s0 = x0 if x0 < s0 else s0
+        s1 = x1 if x1 < s1 else s1
+        s2 = x2 if x2 < s2 else s2
+        s3 = x3 if x3 < s3 else s3
+        s4 = x4 if x4 < s4 else s4
+        s5 = x5 if x5 < s5 else s5
+        s6 = x6 if x6 < s6 else s6
+        s7 = x7 if x7 < s7 else s7
+        bad |= (x0 != x0) | (x1 != x1) | (x2 != x2) | (x3 != x3) | \
+            (x4 != x4) | (x5 != x5) | (x6 != x6) | (x7 != x7)
+    for j in range(n8, m):
+        x = buf[j]
+        s0 = x if x < s0 else s0
+        bad |= x != x
+    if bad:
+        return highest - highest + np.nan
+    a = s0 if s0 < s1 else s1
+    b = s2 if s2 < s3 else s3
+    c = s4 if s4 < s5 else s5
+    d = s6 if s6 < s7 else s7
+    a = a if a < b else b
+    c = c if c < d else d
+    return a if a < c else c
 
 
 @njit(error_model="numpy")

@@ -102,10 +102,10 @@ sum_p = reduction("sum", np.sum, 0, "({a} + {x})", block="ef_sum_block", numpy=(
                   vjp=_sum_vjp)
 prod_p = reduction("prod", np.prod, 1, "({a} * {x})", block="ef_prod_block", numpy=(np.prod,),
                    vjp=_prod_vjp)
-max_p = reduction("max", np.max, "-inf", "ef_max({a}, {x})", numpy=(np.max, np.amax),
-                  needs_identity=True, vjp=_minmax_vjp)
-min_p = reduction("min", np.min, "+inf", "ef_min({a}, {x})", numpy=(np.min, np.amin),
-                  needs_identity=True, vjp=_minmax_vjp)
+max_p = reduction("max", np.max, "-inf", "ef_max({a}, {x})", block="ef_max_block",
+                  numpy=(np.max, np.amax), needs_identity=True, vjp=_minmax_vjp)
+min_p = reduction("min", np.min, "+inf", "ef_min({a}, {x})", block="ef_min_block",
+                  numpy=(np.min, np.amin), needs_identity=True, vjp=_minmax_vjp)
 any_p = reduction("any", np.any, False, "({a} | ({x} != 0))", numpy=(np.any,))
 all_p = reduction("all", np.all, True, "({a} & ({x} != 0))", numpy=(np.all,))
 

@@ -24,3 +24,10 @@ def functions_run_eagerly() -> bool:
     if _ENV is not None and _KEY not in _ENV:   # the per-call fast path: variable unset
         return False
     return os.environ.get("EAGERFLOW_EAGER", "") not in ("", "0")
+
+
+# Multi-core code (docs/numba_backend.md, "Threads"): ef.function(parallel=None) uses `parallel`.
+# With parallel on, a signature whose largest input or result has at least `parallel_threshold`
+# elements runs the threaded variant (compiled the first time one does); smaller ones run serial.
+parallel = False
+parallel_threshold = 200_000

@@ -13,6 +13,7 @@ class Lowered:
     passes: list = field(default_factory=list)   # [PassRecord(name, graph, changes)]
     backend: str = "numba"
     source: str | None = None     # the Python that Numba compiles (numba backend)
+    parallel_source: str | None = None   # its threaded variant, for large inputs (parallel=True)
     report: list = field(default_factory=list)   # autograph conversions, notes
     _build: object = None
 
@@ -62,8 +63,11 @@ def lower_traced(traced, function) -> Lowered:
             return lambda *args: interpret(optimized, args)
     elif function.backend == "numba":
         from ..compiler.codegen import generate
-        gen = generate(optimized, fastmath=function.fastmath, parallel=function.parallel)
+        from . import config
+        par = config.parallel if function.parallel is None else function.parallel
+        gen = generate(optimized, fastmath=function.fastmath, parallel=par)
         low.source = gen.source
+        low.parallel_source = gen.par_source
         build = gen.compile
     else:
         from ..compiler.cuda import generate as generate_cuda

@@ -51,20 +51,33 @@ class Generated:
     zero_d: list           # indices of 0-d parameters (passed as scalars)
     result_types: list
     out_types: list = ()   # arrays the executor allocates and passes last (Emitter.out_params)
+    par_source: str | None = None   # the threaded variant (prange), if any loop can use it
+    work: int = 0          # elements of the largest input or result: picks the variant
+
+    def variant(self) -> tuple[str, str]:
+        """(canonical source, cache key) of the variant this signature runs: the threaded one
+        when there is one and the work reaches config.parallel_threshold."""
+        from ...runtime import config
+        if self.par_source is not None and self.work >= config.parallel_threshold:
+            _threadsafe_layer()
+            src = _canonical(self.par_source)
+        else:
+            src = self.canonical
+        return src, hashlib.sha256(src.encode()).hexdigest()[:24]
 
     @property
     def canonical(self) -> str:
         """The source without its IR comments (which carry sizes and file:line): what is
         compiled and cached, so graphs that differ only in sizes share one compiled function."""
-        return "\n".join(l for l in self.source.splitlines()
-                         if not l.lstrip().startswith("# ") or not l.startswith("    ")) + "\n"
+        return _canonical(self.source)
 
     @property
     def key(self) -> str:
         return hashlib.sha256(self.canonical.encode()).hexdigest()[:24]
 
     def compile(self):
-        disp = raw = load(self.canonical, self.name, self.key)
+        src, key = self.variant()
+        disp = raw = load(src, self.name, key)
         extra = tuple(self.extra)
         zero_d = tuple(self.zero_d)
         if self.out_types:
@@ -99,6 +112,19 @@ class Generated:
         return _first_call_errors(run, self, raw)
 
 
+def _canonical(source: str) -> str:
+    return "\n".join(l for l in source.splitlines()
+                     if not l.lstrip().startswith("# ") or not l.startswith("    ")) + "\n"
+
+
+def _threadsafe_layer():
+    """Threaded code may be called from several Python threads at once: the workqueue layer
+    aborts then, so ask Numba for a thread-safe one (OpenMP or TBB) unless the user chose."""
+    import numba
+    if "NUMBA_THREADING_LAYER" not in os.environ and numba.config.THREADING_LAYER == "default":
+        numba.config.THREADING_LAYER = "threadsafe"
+
+
 def _first_call_errors(run, gen, disp):
     """Numba compiles on the first call: report its failure as a CompileError naming the
     generated file (the dispatcher then keeps its state; later calls go straight to `run`)."""
@@ -126,17 +152,46 @@ def _first_call_errors(run, gen, disp):
     return first
 
 
+def configure_numba():
+    """On AVX-512 CPUs, LLVM's default tuning prefers 256-bit vectors; the generated loops (and
+    mathlib's polynomials) run up to 2x faster with 512-bit ones. So, before Numba first loads and
+    unless the user configured it (NUMBA_CPU_FEATURES) or opted out (EAGERFLOW_WIDE_VECTORS=0),
+    ask for the host's features without the prefer-256-bit tuning. This applies to the process's
+    Numba code from then on (docs/numba_backend.md)."""
+    if "numba" in sys.modules or os.environ.get("NUMBA_CPU_FEATURES") or \
+            os.environ.get("EAGERFLOW_WIDE_VECTORS", "1") == "0":
+        return
+    try:
+        import llvmlite.binding as llvm
+        feats = llvm.get_host_cpu_features()
+        if not feats.get("avx512f"):
+            return
+        os.environ["NUMBA_CPU_NAME"] = llvm.get_host_cpu_name()
+        os.environ["NUMBA_CPU_FEATURES"] = feats.flatten() + ",-prefer-256-bit"
+    except Exception:   # tuning only: never fail code generation over it
+        return
+
+
 def generate(graph: Graph, fastmath=False, parallel=None) -> Generated:
+    configure_numba()
     from ... import __version__
     from .emit import generate_source
     from .structured import install
     install()
-    src, em = generate_source(graph, fastmath=fastmath, parallel=parallel)
+    src, em = generate_source(graph, fastmath=fastmath, parallel=False)
     import numba
     header = f"# eagerflow {__version__} ({helpers_digest()}), numba {numba.__version__}\n"
+    par_src = None
+    if parallel:
+        psrc, pem = generate_source(graph, fastmath=fastmath, parallel=True)
+        if "prange(" in psrc:
+            par_src = header + psrc
+            assert pem.extra == em.extra and pem.out_params == em.out_params
     outs = {v.id: v.type for v in graph.results}
+    work = max([v.type.size for v in list(graph.params) + list(graph.results)] or [0])
     return Generated(header + src, _fn_name(graph), [v for _, v in em.extra], em.zero_d_params,
-                     [v.type for v in graph.results], [outs[i] for i in em.out_params])
+                     [v.type for v in graph.results], [outs[i] for i in em.out_params],
+                     par_src, work)
 
 
 _DIGEST = None

@@ -44,9 +44,10 @@ def cast(expr: str, src: np.dtype, dst: np.dtype) -> str:
 class Emitter:
     """Collects the lines and the extra arguments of one generated function."""
 
-    def __init__(self, graph: Graph, fastmath=False):
+    def __init__(self, graph: Graph, fastmath=False, parallel=False):
         self.graph = graph
         self.fastmath = fastmath
+        self.parallel = parallel        # emit prange on the outermost profitable loops
         self.lines: list[str] = []
         self.indent = 1
         self.names: dict[int, str] = {}
@@ -129,7 +130,7 @@ class Emitter:
 
 def generate_source(graph: Graph, fastmath=False, parallel=None) -> tuple[str, Emitter]:
     from .kernels import emit_node
-    em = Emitter(graph, fastmath)
+    em = Emitter(graph, fastmath, bool(parallel))
     params = [em.define(p, f"p{i}_{_safe(p.name)}") for i, p in enumerate(graph.params)]
     body_start = len(em.lines)
     for node in graph.nodes:
@@ -157,7 +158,8 @@ def generate_source(graph: Graph, fastmath=False, parallel=None) -> tuple[str, E
         head.append("from eagerflow.compiler.mathlib import *")
     if parallel:
         head.append("from numba import prange")
-    head += ["", "", f"@njit(error_model='numpy', fastmath={fm}, cache=True, nogil=True)",
+    par = ", parallel=True" if parallel else ""
+    head += ["", "", f"@njit(error_model='numpy', fastmath={fm}, cache=True, nogil=True{par})",
              f"def {_safe(graph.name)}({', '.join(args)}):"]
     del body_start
     return "\n".join(head + em.lines) + "\n", em

@@ -111,9 +111,11 @@ def elem(em: Emitter, v: Value, shape, idx) -> str:
     return f"{em.ref(v)}[{', '.join(ix)}]"
 
 
-def open_loops(em: Emitter, dims, names):
-    for d, i in zip(dims, names):
-        em.line(f"for {i} in range({d}):")
+def open_loops(em: Emitter, dims, names, par=False):
+    """Loops over dims; with par, the outermost is a prange in the parallel variant."""
+    for k, (d, i) in enumerate(zip(dims, names)):
+        rng = "prange" if par and k == 0 and em.parallel else "range"
+        em.line(f"for {i} in {rng}({d}):")
         em.indent += 1
 
 
@@ -142,7 +144,7 @@ def emit_elementwise(em: Emitter, node: Node, region: Graph, shape):
         em.line(f"{n} = {d}")
     outs = [em.out_array(v, shape_tuple(dnames)) for v in node.outputs]
     idx = [f"i{k}" for k in range(len(shape))]
-    open_loops(em, dnames, idx)
+    open_loops(em, dnames, idx, par=True)
     exprs = emit_region(em, region, [elem(em, v, shape, idx) for v in node.inputs])
     for o, e in zip(outs, exprs):
         em.line(f"{o}[{', '.join(idx)}] = {e}")
@@ -192,28 +194,41 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
         return exprs[0]
 
     if not index_kind and not trailing:
-        # C-order loops, accumulator array: the inner (kept) loop stays contiguous.
-        acc = em.tmp("acc")
-        em.line(f"{acc} = np.full({kept_shape}, {_identity(rop, acc_dt)}, {dtype_code(acc_dt)})")
-        open_loops(em, dn, idx)
-        x = cast(body(), val_type, acc_dt)
-        k = ", ".join(idx[d] for d in kept)
-        em.line(f"{acc}[{k}] = {_combine(rop, f'{acc}[{k}]', x, acc_dt)}")
-        close_loops(em, r)
-        _finish_reduce(em, out, acc, res, keepdims, shape, axes, kept, dn, scalar=False)
-        em.fresh.add(res.id)
+        _reduce_c_order(em, rop, body, res, out, dn, idx, kept, kept_shape, keepdims, shape, axes,
+                        val_type, acc_dt)
         return
-    # kept dims outside, reduced dims inside, scalar accumulator
+    # kept dims outside, reduced dims inside, scalar accumulator. A full reduction accumulates
+    # fixed partials (per row of dim 0, or per CHUNK elements of a 1-d input) and combines them
+    # serially: the same order with one thread or many.
     red = [d for d in range(r) if d in axes]
+    partial = not kept and not index_kind and r >= 1
+    chunked = partial and r == 1
+    outer = [0] if partial and r >= 2 else ([] if chunked else kept)
+    inner = [d for d in red if d not in outer]
     acc_arr = None
-    if kept:
+    if chunked:
+        nch = em.tmp("nch")
+        em.line(f"{nch} = ({dn[0]} + CHUNK - 1) // CHUNK")
+        acc_arr = em.tmp("part")
+        em.line(f"{acc_arr} = np.empty(({nch},), {dtype_code(acc_dt)})")
+    elif outer:
         acc_arr = em.tmp("acc")
-        em.line(f"{acc_arr} = np.empty({kept_shape}, {dtype_code(acc_dt)})")
+        em.line(f"{acc_arr} = np.empty({shape_tuple([dn[d] for d in outer])}, "
+                f"{dtype_code(acc_dt)})")
     block = rop.extra.get("block") if acc_dt.kind == "f" and val_type.kind == "f" and red else None
-    if block:
-        buf = em.tmp("buf")
+    buf = em.tmp("buf") if block else None
+    if block and not em.parallel:
         em.line(f"{buf} = np.empty(BLOCK, {dtype_code(acc_dt)})")
-    open_loops(em, [dn[d] for d in kept], [idx[d] for d in kept])
+    if chunked:
+        c = em.tmp("c")
+        open_loops(em, [nch], [c], par=True)
+        lo, hi = em.tmp("lo"), em.tmp("hi")
+        em.line(f"{lo} = {c} * CHUNK")
+        em.line(f"{hi} = min({dn[0]}, {lo} + CHUNK)")
+    else:
+        open_loops(em, [dn[d] for d in outer], [idx[d] for d in outer], par=True)
+    if block and em.parallel:
+        em.line(f"{buf} = np.empty(BLOCK, {dtype_code(acc_dt)})")
     acc = em.tmp("a")
     em.line(f"{acc} = {_identity(rop, acc_dt) if not index_kind else _arg_init(rop, val_type)}")
     if index_kind:
@@ -222,24 +237,32 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
         em.line(f"{acc} = np.int64(0)")
         flat = em.tmp("f")
         em.line(f"{flat} = 0")
-    outer_red, last = red[:-1], red[-1] if red else None
+    outer_red, last = inner[:-1], inner[-1] if inner else None
     open_loops(em, [dn[d] for d in outer_red], [idx[d] for d in outer_red])
+    start, stop = (lo, hi) if chunked else ("0", dn[last] if last is not None else None)
+    direct = _direct_input(node, region, shape, last, acc_dt) if last is not None else None
     if last is not None and block:
         jb, m, jj = em.tmp("jb"), em.tmp("m"), em.tmp("jj")
-        em.line(f"for {jb} in range(0, {dn[last]}, BLOCK):")
+        em.line(f"for {jb} in range({start}, {stop}, BLOCK):")
         em.indent += 1
-        em.line(f"{m} = min(BLOCK, {dn[last]} - {jb})")
-        em.line(f"for {jj} in range({m}):")
-        em.indent += 1
-        em.line(f"{idx[last]} = {jb} + {jj}")
-        em.line(f"{buf}[{jj}] = {cast(body(), val_type, acc_dt)}")
-        em.indent -= 1
-        blk = f"{block}({buf}, {m}, {_identity(rop, acc_dt)})"
+        em.line(f"{m} = min(BLOCK, {stop} - {jb})")
+        if direct is not None and not stored:   # reduce the input's own row: no copy
+            row = ", ".join(idx[d] for d in range(r - 1))
+            src = f"{em.ref(direct)}[{row + ', ' if row else ''}{jb}:{jb} + {m}]"
+        else:
+            em.line(f"for {jj} in range({m}):")
+            em.indent += 1
+            em.line(f"{idx[last]} = {jb} + {jj}")
+            em.line(f"{buf}[{jj}] = {cast(body(), val_type, acc_dt)}")
+            em.indent -= 1
+            src = buf
+        blk = f"{block}({src}, {m}, {_identity(rop, acc_dt)})"
         em.line(f"{acc} = {_combine(rop, acc, blk, acc_dt)}")
         em.indent -= 1
     else:
         if last is not None:
-            open_loops(em, [dn[last]], [idx[last]])
+            em.line(f"for {idx[last]} in range({start}, {stop}):")
+            em.indent += 1
         x = body()
         if index_kind:
             _arg_step(em, rop, x, val_type, best, acc, flat if axis is None else idx[axes[0]])
@@ -250,13 +273,62 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
         if last is not None:
             close_loops(em, 1)
     close_loops(em, len(outer_red))
-    if kept:
-        em.line(f"{acc_arr}[{', '.join(idx[d] for d in kept)}] = {acc}")
-    close_loops(em, len(kept))
-    _finish_reduce(em, out, acc_arr if kept else acc, res, keepdims, shape, axes, kept, dn,
-                   scalar=not kept)
+    if chunked:
+        em.line(f"{acc_arr}[{c}] = {acc}")
+        close_loops(em, 1)
+    elif outer:
+        em.line(f"{acc_arr}[{', '.join(idx[d] for d in outer)}] = {acc}")
+        close_loops(em, len(outer))
+    if partial:
+        acc = em.tmp("a")
+        em.line(f"{acc} = {_identity(rop, acc_dt)}")
+        p = em.tmp("p")
+        em.line(f"for {p} in {acc_arr}:")
+        em.line(f"    {acc} = {_combine(rop, acc, p, acc_dt)}")
+    scalar = not kept
+    _finish_reduce(em, out, acc if scalar else acc_arr, res, keepdims, shape, axes, kept, dn,
+                   scalar=scalar)
     if res.type.ndim:
         em.fresh.add(res.id)
+
+
+def _direct_input(node, region, shape, last, acc_dt):
+    """The input a reduction body merely forwards, when it can be reduced in place: a full-shape
+    array of the accumulator's dtype whose last dim is the reduced, innermost one."""
+    if region.nodes or len(region.results) != 1 or region.results[0] not in region.params:
+        return None
+    v = node.inputs[region.params.index(region.results[0])]
+    if isinstance(v, Const) or v.type.shape != tuple(shape) or v.type.dtype != acc_dt or \
+            last != len(shape) - 1:
+        return None
+    return v
+
+
+def _reduce_c_order(em, rop, body, res, out, dn, idx, kept, kept_shape, keepdims, shape, axes,
+                    val_type, acc_dt):
+    """Reduced axes not innermost: loops in C order, accumulating into the output array, so the
+    inner (kept) loop stays contiguous. In parallel code, threads take fixed chunks of the last
+    dim when it is kept; each element still accumulates in the serial order."""
+    r = len(shape)
+    acc = em.tmp("acc")
+    em.line(f"{acc} = np.full({kept_shape}, {_identity(rop, acc_dt)}, {dtype_code(acc_dt)})")
+    if em.parallel and (r - 1) in kept:
+        c = em.tmp("c")
+        em.line(f"for {c} in prange(({dn[-1]} + COLS - 1) // COLS):")
+        em.indent += 1
+        open_loops(em, dn[:-1], idx[:-1])
+        em.line(f"for {idx[-1]} in range({c} * COLS, min({dn[-1]}, {c} * COLS + COLS)):")
+        em.indent += 1
+        nloops = r + 1
+    else:
+        open_loops(em, dn, idx)
+        nloops = r
+    x = cast(body(), val_type, acc_dt)
+    k = ", ".join(idx[d] for d in kept)
+    em.line(f"{acc}[{k}] = {_combine(rop, f'{acc}[{k}]', x, acc_dt)}")
+    close_loops(em, nloops)
+    _finish_reduce(em, out, acc, res, keepdims, shape, axes, kept, dn, scalar=False)
+    em.fresh.add(res.id)
 
 
 def _combine(rop, a, x, dt) -> str:
