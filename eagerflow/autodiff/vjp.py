@@ -73,11 +73,23 @@ def unbroadcast(ct: Tracer, shape: tuple) -> Tracer:
     return ct
 
 
-def _fit(ct, v: Value) -> Tracer:
-    """A rule's cotangent for input `v`, with v's shape and (strong) dtype."""
+def _broadcastable(ct: Tracer, shape) -> bool:
+    lead = len(shape) - ct.ndim
+    return lead >= 0 and all(c in (1, s) for c, s in zip(ct.shape, shape[lead:]))
+
+
+def _fit(ct, v: Value, out_shape=None) -> Tracer:
+    """A rule's cotangent for input `v`, with v's (strong) dtype and v's shape — or a shape that
+    broadcasts to it: such a cotangent stays small (a sum's scalar g is not materialized as an
+    array) until a rule that is not elementwise, or the caller, needs the full shape. For an
+    elementwise node (`out_shape` given) a small cotangent stands for its broadcast to the output's
+    shape, so for an input that was broadcast it is expanded before being summed back."""
     if not isinstance(ct, Tracer):
         ct = Tracer(Const(np.asarray(ct, dtype=v.type.dtype)))
-    ct = unbroadcast(ct, v.type.shape)
+    if out_shape is not None and v.type.shape != out_shape and ct.shape != out_shape:
+        ct = apply("broadcast_to", ct, shape=out_shape)
+    if not _broadcastable(ct, v.type.shape):
+        ct = unbroadcast(ct, v.type.shape)
     if ct.dtype != v.type.dtype or ct.weak:
         ct = apply("astype", ct, dtype=str(v.type.dtype))
     return ct
@@ -110,10 +122,18 @@ def backward(nodes, seeds: dict[int, Tracer], wrt) -> list[Tracer | None]:
         outs = [cts.pop(o.id, None) for o in node.outputs]
         if all(c is None for c in outs) or not any(v.id in active for v in node.inputs):
             continue
+        ew = REGISTRY[node.op].kind is Kind.ELEMENTWISE
         for v, ct in zip(node.inputs, _call_rule(node, outs)):
             if ct is not None and v.id in active:
-                cts[v.id] = _add(cts.get(v.id), _fit(ct, v))
-    return [cts.get(v.id) for v in wrt]
+                ct = _fit(ct, v, node.outputs[0].type.shape if ew else None)
+                cts[v.id] = _add(cts.get(v.id), ct)
+    return [_full(cts.get(v.id), v) for v in wrt]
+
+
+def _full(ct: Tracer | None, v: Value) -> Tracer | None:
+    if ct is None or ct.shape == v.type.shape:
+        return ct
+    return apply("broadcast_to", ct, shape=v.type.shape)
 
 
 def _call_rule(node, outs):
@@ -127,6 +147,8 @@ def _call_rule(node, outs):
         raise UnsupportedError(
             f"op {node.op!r} has no gradient rule (OpDef.vjp) and is not in NON_DIFFERENTIABLE; "
             "add a rule to its registry entry", loc=node.loc)
+    if op.kind is not Kind.ELEMENTWISE:   # elementwise rules broadcast a small g themselves
+        outs = [_full(c, o) for c, o in zip(outs, node.outputs)]
     ins = [Tracer(v) for v in node.inputs]
     out_tr = [Tracer(o) for o in node.outputs]
     if len(node.outputs) == 1:

@@ -76,7 +76,9 @@ def _keep(t, x, axis, keepdims):
 
 
 def _sum_vjp(g, x, out, *, axis, keepdims):
-    return (np.broadcast_to(_keep(g, x, axis, keepdims), x.shape),)
+    # g with size-1 reduced axes: the autodiff driver broadcasts it only where a full-shape
+    # cotangent is needed, so elementwise consumers read it as a scalar/row in their fused loop
+    return (_keep(g, x, axis, keepdims),)
 
 
 def _prod_vjp(g, x, out, *, axis, keepdims):
