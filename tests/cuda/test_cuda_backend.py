@@ -251,6 +251,17 @@ def test_row_program_is_one_kernel_and_falls_back_when_rows_are_large():
     assert_same(got, want)                   # same combine order: bit-identical
 
 
+def test_unrolled_loops_and_tails():
+    # sizes past one unrolled step (grid * block * unroll on the simulator: 4 * 32 * 2), with tails
+    for n in (255, 256, 1000, 1031):
+        x = np.random.default_rng(n).standard_normal(n)
+        got = _compiled(chain, "chain-1d")(x, x + 1, x * 3, x - 2)
+        np.testing.assert_allclose(got, chain(x, x + 1, x * 3, x - 2), rtol=1e-13, atol=1e-13)
+        y = x[: n // 5 * 5].reshape(5, -1)
+        np.testing.assert_allclose(_compiled(softmax, "softmax-rows")(y), softmax(y),
+                                   rtol=1e-13)
+
+
 def test_deterministic_reductions():
     x = np.random.default_rng(2).standard_normal(1000)
     fn = ef.function(lambda x: (x.sum(), (x * x).sum()), backend="cuda")

@@ -26,6 +26,7 @@ Conventions of the generated code (docs/gpu.md):
 """
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -52,14 +53,16 @@ LIBDEVICE = {
 }
 GENERIC = {"isinf": "math.isinf", "isfinite": "math.isfinite", "isnan": "math.isnan"}
 FLOAT_HELPERS = {"ef_floordiv_f": "ef_floordiv_f", "ef_mod_f": "ef_mod_f",
-                 "ef_sign_f": "ef_sign_f", "ef_logaddexp": "ef_logaddexp_f"}
+                 "ef_sign_f": "ef_sign_f", "ef_logaddexp": "ef_logaddexp_f",
+                 "ef_hypot_f": "ef_hypot_f"}
 # where a Numba template does not hold in CUDA kernels or the simulator (which runs kernels as
 # Python on NumPy scalars, where bool - bool raises)
 CUDA_TEMPLATES = {
     "sign": {"f": "ef_sign_f({0})", "": "(int({0} > 0) - int({0} < 0))"},
+    "hypot": "ef_hypot_f({0}, {1})",       # libdevice's hypot overflows near the float64 max
 }
 _NP_CALL = re.compile(r"\bnp\.([a-z0-9_]+)\(")
-_HELPER = re.compile(r"\b(ef_floordiv_f|ef_mod_f|ef_sign_f|ef_logaddexp)\(")
+_HELPER = re.compile(r"\b(ef_floordiv_f|ef_mod_f|ef_sign_f|ef_logaddexp|ef_hypot_f)\(")
 
 
 def translate(expr: str, ld: np.dtype) -> str:
@@ -89,6 +92,54 @@ def scalar_expr(op, in_types, out_type, exprs) -> str:
         raise _NoKernel(f"{op.name} has no scalar template")
     expr = tmpl.format(*casted, t=dtype_code(ld), bits=ld.itemsize * 8)
     return f"{dtype_code(out_type.dtype)}({translate(expr, ld)})"
+
+
+def unroll() -> int:
+    """Elements per thread per loop step, loaded before any is used (memory-level parallelism:
+    one 4-byte load in flight per thread leaves HBM idle). 2 on the simulator, so its small test
+    inputs reach the unrolled path."""
+    return 2 if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" else 4
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def strided_loop(k: "Kernel", start: str, stop: str, step: str, reads, compute):
+    """for j in range(start, stop, step): compute(j, reads(j)) -- unrolled: each step of the
+    outer loop first loads the inputs of `unroll()` iterations, then computes them in order (the
+    same order as the plain loop, so results do not depend on the unrolling)."""
+    u = unroll()
+    jb = k.tmp("jb")
+    k.line(f"for {jb} in range({start}, {stop}, {step} * {u}):")
+    k.indent += 1
+    k.line(f"if {jb} + {u - 1} * {step} < {stop}:")
+    k.indent += 1
+    js = []
+    for q in range(u):
+        j = k.tmp("j")
+        k.line(f"{j} = {jb} + {q} * {step}" if q else f"{j} = {jb}")
+        js.append(j)
+    loaded = []
+    for j in js:
+        vals = []
+        for e in reads(j):
+            if _IDENT.match(e):
+                vals.append(e)
+            else:
+                tmp = k.tmp("ld")
+                k.line(f"{tmp} = {e}")
+                vals.append(tmp)
+        loaded.append(vals)
+    for j, vals in zip(js, loaded):
+        compute(j, vals)
+    k.indent -= 1
+    k.line("else:")
+    k.indent += 1
+    j = k.tmp("j")
+    k.line(f"for {j} in range({jb}, {stop}, {step}):")
+    k.indent += 1
+    compute(j, reads(j))
+    k.indent -= 3
 
 
 class _NoKernel(Exception):
@@ -233,8 +284,47 @@ def combine(rop, a, x, dt) -> str:
     return f"{_np(dt)}({translate(rop.extra['combine'].format(a=a, x=x), dt)})"
 
 
+SHUFFLE_DTYPES = ("int32", "int64", "float32", "float64")
+
+
 def tree(k: Kernel, sm: str, t: str, acc: str, rop, dt) -> str:
-    """Block reduction of each thread's `acc` in a fixed order; every thread gets the result."""
+    """Block reduction of each thread's `acc` in a fixed order; every thread gets the result.
+    On a GPU (EF_SHFL) and for 32/64-bit types: a shuffle tree in each warp, then one over the
+    warps' results; else (the simulator, small types) a shared-memory tree."""
+    if np.dtype(dt).name in SHUFFLE_DTYPES:
+        v, off, lane, w, o = k.tmp("v"), k.tmp("off"), k.tmp("lane"), k.tmp("w"), k.tmp("o")
+        k.line("if EF_SHFL:")
+        k.indent += 1
+        k.line(f"{v} = {acc}")
+        for _ in range(2):
+            k.line(f"{off} = 16")
+            k.line(f"while {off} > 0:")
+            k.line(f"    {o} = cuda.shfl_down_sync(0xffffffff, {v}, {off})")
+            k.line(f"    {v} = {combine(rop, v, o, dt)}")
+            k.line(f"    {off} //= 2")
+            if _ == 0:
+                k.line(f"{lane} = {t} % 32")
+                k.line(f"{w} = {t} // 32")
+                k.line(f"if {lane} == 0:")
+                k.line(f"    {sm}[{w}] = {v}")
+                k.line("cuda.syncthreads()")
+                k.line(f"{v} = {sm}[{lane}] if {lane} < EF_B // 32 else {identity(rop, dt)}")
+        k.line(f"if {t} == 0:")
+        k.line(f"    {sm}[0] = {v}")
+        k.line("cuda.syncthreads()")
+        k.indent -= 1
+        k.line("else:")
+        k.indent += 1
+        r = _shared_tree(k, sm, t, acc, rop, dt, final=False)
+        k.indent -= 1
+        red = k.tmp("red")
+        k.line(f"{red} = {sm}[0]")
+        k.line("cuda.syncthreads()")
+        return red
+    return _shared_tree(k, sm, t, acc, rop, dt, final=True)
+
+
+def _shared_tree(k: Kernel, sm: str, t: str, acc: str, rop, dt, final=True) -> str:
     k.line(f"{sm}[{t}] = {acc}")
     k.line("cuda.syncthreads()")
     s = k.tmp("s")
@@ -285,26 +375,31 @@ def _elementwise_kernel(em, node, inputs, outputs, region, shape, dn, n, flat):
     k = em.kernel()
     k.arg(n)
     r = len(shape)
-    f = k.tmp("f")
-    k.line(f"for {f} in range(cuda.grid(1), {n}, cuda.gridsize(1)):")
-    k.indent += 1
     idx = [f"i{j}" for j in range(r)]
-    if flat:
-        exprs_in = [f"{k.arg(em.ref(v))}[{f}]" if em.rep_of(v) == "dev" else k.scalar(v)
-                    for v in inputs]
+    if flat or r == 1:
+        def reads(f):
+            if flat:
+                return [f"{k.arg(em.ref(v))}[{f}]" if em.rep_of(v) == "dev" else k.scalar(v)
+                        for v in inputs]
+            return [k.elem(v, shape, [f]) for v in inputs]
+
+        def compute(f, vals):
+            for v, e in zip(outputs, k.region(region, vals)):
+                k.line(f"{k.arg(em.ref(v))}[{f}] = {e}")
+        st = k.tmp("st")
+        k.line(f"{st} = cuda.gridsize(1)")
+        strided_loop(k, "cuda.grid(1)", n, st, reads, compute)
     else:
-        kd = [k.arg(d) if j else d for j, d in enumerate(dn)]
-        k.unravel(f, idx, kd)
-        exprs_in = [k.elem(v, shape, idx) for v in inputs]
-    exprs = k.region(region, exprs_in)
-    for v, e in zip(outputs, exprs):
-        o = k.arg(em.ref(v))
-        if not r:
-            k.line(f"{o}[0] = {e}")
-        elif flat:
-            k.line(f"{o}[{f}] = {e}")
-        else:
-            k.line(f"{o}[{', '.join(idx)}] = {e}")
+        f = k.tmp("f")
+        k.line(f"for {f} in range(cuda.grid(1), {n}, cuda.gridsize(1)):")
+        k.indent += 1
+        if r:
+            kd = [k.arg(d) if j else d for j, d in enumerate(dn)]
+            k.unravel(f, idx, kd)
+        exprs = k.region(region, [k.elem(v, shape, idx) for v in inputs])
+        for v, e in zip(outputs, exprs):
+            o = k.arg(em.ref(v))
+            k.line(f"{o}[{', '.join(idx) if r else '0'}] = {e}")
     k.finish(f"{node.op} over {tuple(shape)}{' (flat)' if flat else ''}")
     return k
 
@@ -594,20 +689,20 @@ def emit_rows(em: CudaEmitter, nodes: list, shape, uses=None):
     rshape = shape[:-1] + (1,)
     ridx = idx[:-1] + ["0"]
 
-    def read(v, full: bool):
+    def read(v, full: bool, j=None):
         if v.id in regs:
             return regs[v.id]
         if v.id in cache_name:
-            return f"{cache_name[v.id]}[{idx[-1]}]"
-        return k.elem(v, shape, idx) if full else k.elem(v, rshape, ridx)
+            return f"{cache_name[v.id]}[{j}]"
+        return k.elem(v, shape, idx[:-1] + [j]) if full else k.elem(v, rshape, ridx)
 
-    def store(v, e, full: bool, j=0, keep=True):
+    def store(v, e, full: bool, j=None, keep=True):
         if v.id in cache_name:
-            k.line(f"{cache_name[v.id]}[{idx[-1]}] = {e}")
+            k.line(f"{cache_name[v.id]}[{j}] = {e}")
         if external(v):
             o = k.arg(em.ref(v))
             if full:
-                k.line(f"{o}[{', '.join(idx)}] = {e}")
+                k.line(f"{o}[{', '.join(idx[:-1] + [j])}] = {e}")
             else:
                 at = ridx if keep else idx[:-1]
                 k.line(f"if {t} == 0:")
@@ -621,13 +716,15 @@ def emit_rows(em: CudaEmitter, nodes: list, shape, uses=None):
                 regs[v.id] = e
                 store(v, e, False)
             continue
+
+        def reads(j, n=n):
+            return [read(v, True, j) for v in n.inputs]
+
         if role == "full":
-            k.line(f"for {idx[-1]} in range({t}, {C}, EF_B):")
-            k.indent += 1
-            exprs = k.region(region, [read(v, True) for v in n.inputs])
-            for v, e in zip(n.outputs, exprs):
-                store(v, e, True)
-            k.indent -= 1
+            def compute(j, vals, n=n, region=region):
+                for v, e in zip(n.outputs, k.region(region, vals)):
+                    store(v, e, True, j)
+            strided_loop(k, t, C, "EF_B", reads, compute)
             continue
         name, _, keep, _ = _reduce_info(n)
         rop = REGISTRY[name]
@@ -635,13 +732,14 @@ def emit_rows(em: CudaEmitter, nodes: list, shape, uses=None):
         acc_dt, val_dt = res.type.dtype, region.results[0].type.dtype
         acc = k.tmp("acc")
         k.line(f"{acc} = {identity(rop, acc_dt)}")
-        k.line(f"for {idx[-1]} in range({t}, {C}, EF_B):")
-        k.indent += 1
-        exprs = k.region(region, [read(v, True) for v in n.inputs])
-        for v, e in zip(n.outputs[1:], exprs[1:]):
-            store(v, e, True)
-        k.line(f"{acc} = {combine(rop, acc, cast(exprs[0], val_dt, acc_dt), acc_dt)}")
-        k.indent -= 1
+
+        def compute(j, vals, n=n, region=region, rop=rop, acc=acc, acc_dt=acc_dt,
+                    val_dt=val_dt):
+            exprs = k.region(region, vals)
+            for v, e in zip(n.outputs[1:], exprs[1:]):
+                store(v, e, True, j)
+            k.line(f"{acc} = {combine(rop, acc, cast(exprs[0], val_dt, acc_dt), acc_dt)}")
+        strided_loop(k, t, C, "EF_B", reads, compute)
         red = tree(k, scratch[acc_dt.name], t, acc, rop, acc_dt)
         regs[res.id] = red
         store(res, red, False, keep=keep)

@@ -24,7 +24,8 @@ if not hasattr(np, "row_stack"):
 from numba import cuda  # noqa: E402
 from numba.cuda import libdevice  # noqa: E402
 
-__all__ = ["cuda", "libdevice", "np", "math", "EF_B", "EF_SHMAX",
+__all__ = ["cuda", "libdevice", "np", "math", "EF_B", "EF_SHMAX", "EF_SHFL",
+           "ef_hypot_f32", "ef_hypot_f64",
            "ef_max", "ef_min", "ef_fmax", "ef_fmin", "ef_floordiv_i", "ef_mod_i", "ef_pow_i",
            "ef_lshift", "ef_rshift", "ef_exp2_f32", "ef_exp2_f64",
            "ef_sign_f32", "ef_sign_f64", "ef_floordiv_f32", "ef_floordiv_f64",
@@ -63,6 +64,7 @@ if SIMULATOR:
 
 EF_B = 32 if SIMULATOR else 256      # threads per block (reductions combine in this fixed tree)
 EF_SHMAX = 48 * 1024                 # dynamic shared memory a row kernel may ask for
+EF_SHFL = not SIMULATOR              # block reductions through warp shuffles
 
 
 # dtypes of shared arrays (np.dtype instances: both the compiler and the simulator take them)
@@ -213,6 +215,27 @@ def _float_helpers(T, fmod, floor, copysign, log1p, exp, exp2):
 (ef_floordiv_f64, ef_mod_f64, ef_sign_f64, ef_logaddexp_f64, ef_exp2_f64) = _float_helpers(
     np.float64, libdevice.fmod, libdevice.floor, libdevice.copysign, libdevice.log1p,
     libdevice.exp, libdevice.exp2)
+
+
+@_dev
+def ef_hypot_f32(x, y):   # exact enough in float64, rounded once
+    return np.float32(libdevice.hypot(np.float64(x), np.float64(y)))
+
+
+@_dev
+def ef_hypot_f64(x, y):
+    a = abs(x)
+    b = abs(y)
+    if a == np.inf or b == np.inf:
+        return np.inf
+    if a != a or b != b:
+        return a + b
+    if a < b:
+        a, b = b, a
+    if a == 0.0:
+        return a
+    q = b / a
+    return a * libdevice.sqrt(1.0 + q * q)
 
 
 # -- host runtime ------------------------------------------------------------------------------
