@@ -29,5 +29,5 @@ def functions_run_eagerly() -> bool:
 # Multi-core code (docs/numba_backend.md, "Threads"): ef.function(parallel=None) uses `parallel`.
 # With parallel on, a signature whose largest input or result has at least `parallel_threshold`
 # elements runs the threaded variant (compiled the first time one does); smaller ones run serial.
-parallel = False
+parallel = "auto"   # True and "auto" behave alike: threads above the threshold
 parallel_threshold = 200_000

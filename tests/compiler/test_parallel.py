@@ -1,0 +1,133 @@
+"""The threaded variant: same results as NumPy and as the serial code, for any thread count; small
+inputs stay serial. Smoke tests (DESIGN.md "Testing tiers"): a few compile classes."""
+from __future__ import annotations
+
+import threading
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import eagerflow as ef
+from eagerflow.ops import REGISTRY, Kind
+from eagerflow.runtime import config
+from eagerflow.testing import array_of, assert_same, reduction_tolerance
+
+pytestmark = pytest.mark.numba
+
+
+@pytest.fixture
+def threaded(monkeypatch):
+    """Every size takes the threaded variant."""
+    monkeypatch.setattr(config, "parallel_threshold", 0)
+
+
+def _unary_float_ops():
+    return [op for op in REGISTRY.values() if op.kind is Kind.ELEMENTWISE and op.nin == 1 and
+            op.numpy and isinstance(op.numpy[0], np.ufunc) and "float64" in (op.dtypes or
+                                                                             ("float64",))]
+
+
+def _both_thread_counts(fn, *args):
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = fn(*args)
+        numba.set_num_threads(max(2, old))
+        many = fn(*args)
+    finally:
+        numba.set_num_threads(old)
+    assert_same(one, many)   # bit-identical: fixed chunks, partials combined serially
+    return many
+
+
+_FNS: dict = {}
+
+
+@settings(max_examples=5, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_registry_elementwise_on_threads(threaded, data):
+    ops = _unary_float_ops()
+    if "unary" not in _FNS:
+        _FNS["unary"] = ef.function(lambda x: tuple(op.numpy[0](x) for op in ops), parallel=True)
+    fn = _FNS["unary"]
+    x = data.draw(array_of("float64", (data.draw(st.sampled_from([1, 3, 40])), 7)))
+    with np.errstate(all="ignore"):
+        want = tuple(op.numpy[0](x) for op in ops)
+    got = _both_thread_counts(fn, x)
+    for op, g, w in zip(ops, got, want):
+        assert_same(g, w, ulp=4)
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1])
+@settings(max_examples=4, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.sampled_from([3, 70, 300]), m=st.sampled_from([5, 300]))
+def test_reductions_on_threads(threaded, axis, n, m):
+    key = ("red", axis)
+    if key not in _FNS:
+        _FNS[key] = ef.function(lambda x: (x.sum(axis=axis), (x * x).max(axis=axis),
+                                           x.argmax(axis=axis), x.var(axis=axis)), parallel=True)
+    x = np.random.default_rng(n * m).standard_normal((n, m))
+    got = _both_thread_counts(_FNS[key], x)
+    tol = reduction_tolerance(x)
+    assert_same(got[0], x.sum(axis=axis), atol=tol, rtol=1e-12)
+    assert_same(got[1], (x * x).max(axis=axis))
+    assert_same(got[2], x.argmax(axis=axis))
+    assert_same(got[3], x.var(axis=axis), atol=tol * 10, rtol=1e-12)
+
+
+def test_long_vector_sum_is_thread_count_independent(threaded):
+    x = np.random.default_rng(1).standard_normal(300_001)
+    fn = ef.function(lambda x: (x * 1.5).sum(), parallel=True)
+    got = _both_thread_counts(fn, x)
+    assert_same(got, (x * 1.5).sum(), atol=reduction_tolerance(x * 1.5))
+    serial = ef.function(lambda x: (x * 1.5).sum(), parallel=False)(x)
+    assert_same(got, serial)   # the serial code combines the same fixed chunks in the same order
+
+
+def test_fused_programs_on_threads(threaded):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((64, 50))
+
+    def softmax(x):
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    got = _both_thread_counts(ef.function(softmax, parallel=True), x)
+    assert_same(got, softmax(x), ulp=8, atol=1e-15)
+
+
+def test_small_inputs_stay_serial():
+    fn = ef.function(lambda x: np.sin(x) * 2, parallel=True)
+    small = np.ones(10)
+    fn(small)
+    low = fn.lower(small)
+    assert low.parallel_source is not None and "prange(" in low.parallel_source
+    assert "prange(" not in low.source
+    from eagerflow.compiler.codegen import generate
+    src, _ = generate(low.optimized, parallel=True).variant()
+    assert "prange(" not in src and "parallel=True" not in src   # below the threshold: serial
+    big = np.ones(config.parallel_threshold)
+    src, _ = generate(fn.lower(big).optimized, parallel=True).variant()
+    assert "prange(" in src
+
+
+def test_threads_calling_threaded_code_at_once(threaded):
+    fn = ef.function(lambda x: (x * 2).sum(axis=1), parallel=True)
+    xs = [np.full((50, 40), float(i)) for i in range(6)]
+    fn(xs[0])
+    results = {}
+
+    def work(i):
+        for _ in range(20):
+            results[i] = fn(xs[i])
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for i, x in enumerate(xs):
+        assert_same(results[i], (x * 2).sum(axis=1))
