@@ -194,7 +194,10 @@ class _Names:
         self.line = line
 
     def of(self, i):
-        return f"`{self.names[i]}`" if i < len(self.names) else f"value {i}"
+        if i >= len(self.names):
+            return f"value {i}"
+        n = self.names[i]
+        return f"`{n}`" if n.isidentifier() else n
 
 
 # -- cond -------------------------------------------------------------------------------------------
