@@ -24,6 +24,9 @@ def _cases(quick):
                 rng.standard_normal(1024), rng.standard_normal((1024, 10)) / 32,
                 rng.standard_normal(10))
     return [
+        (f"np.exp, {n:.0e} f64", np.exp, v[:1], None),
+        (f"np.sin, {n:.0e} f64", np.sin, v[:1], None),
+        (f"np.tanh, {n:.0e} f64", np.tanh, v[:1], None),
         (f"arithmetic chain, {n:.0e} f64", W.arith_chain, v, "arith"),
         (f"a*b + c*sin(d) - exp(-a), {n:.0e} f64", W.trig_chain, v, None),
         (f"variance over rows, {m}x{m}", W.variance, [x], "variance"),
@@ -54,12 +57,17 @@ def run(quick=False, only=None):
     for name, fn, args, ref in _cases(quick):
         if only and not any(o in name for o in only):
             continue
-        cf = ef.function(fn)
+        cf = ef.function(fn, parallel=False)
+        pf = ef.function(fn, parallel=True)
         cf(*args)
+        pf(*args)
         t_np = timeit(fn, *args)
         t_ef = timeit(cf, *args)
+        t_par = timeit(pf, *args)
         row = {"workload": name, "NumPy": fmt_time(t_np), "eagerflow": fmt_time(t_ef),
-               "eagerflow vs NumPy": f"{t_np / t_ef:.2f}x"}
+               "eagerflow vs NumPy": f"{t_np / t_ef:.2f}x",
+               "threads vs NumPy": f"{t_np / t_par:.2f}x",
+               "threads vs serial": f"{t_ef / t_par:.2f}x"}
         if ref:
             t_ref = timeit(refs[ref], *args)
             row["hand-written Numba"] = f"{t_np / t_ref:.2f}x"
@@ -113,11 +121,23 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     only = a.only.split(",") if a.only else None
     import numba
-    print(f"threads: numba {numba.get_num_threads()}; eagerflow serial (parallel=False)\n")
+    print(f"eagerflow column: serial (parallel=False); threads: parallel=True with "
+          f"{numba.get_num_threads()} Numba threads\n")
     rows = run(a.quick, only)
-    cols = ["workload", "NumPy", "eagerflow", "eagerflow vs NumPy", "hand-written Numba",
-            "numexpr", "bandwidth limit"]
+    cols = ["workload", "NumPy", "eagerflow", "eagerflow vs NumPy", "threads vs NumPy",
+            "threads vs serial", "hand-written Numba", "numexpr", "bandwidth limit"]
     print(table(rows, cols))
+    for section in ("control", "state", "autodiff"):
+        if only and section not in only:
+            continue
+        try:
+            mod = __import__(f"eagerflow.bench.{section}", fromlist=["run"])
+        except ImportError:
+            continue
+        srows = mod.run(quick=a.quick)
+        if srows:
+            print(f"\n### {section}\n")
+            print(table(srows, list(dict.fromkeys(k for r in srows for k in r))))
     return 0
 
 

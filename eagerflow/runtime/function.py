@@ -146,15 +146,17 @@ class Function:
     def __call__(self, *args, **kwargs):
         if config.functions_run_eagerly():
             return self.fn(*args, **kwargs)
-        if not kwargs and self._fast:   # dispatch: flat array/number arguments, a cached entry
-            try:
-                run = self._fast.get(tuple([_FAST_KEY[type(a)](a) for a in args]))
-            except KeyError:
-                run = None
-            if run is not None:
-                self._hits += 1
-                return run(args)
         try:
+            if not kwargs and self._fast:   # dispatch: flat array/number arguments
+                try:
+                    run = self._fast.get(tuple([_FAST_KEY[type(a)](a) for a in args]))
+                except KeyError:
+                    run = None
+                if run is not None:
+                    out = run(args)
+                    if out is not _MISS:
+                        self._hits += 1
+                        return out
             return self._call(args, kwargs)
         except (EagerflowError, ValueError, TypeError) as e:
             user_error = _user_facing(e)
@@ -177,17 +179,22 @@ class Function:
         return out
 
     def _add_fast(self, args, leaves, entry, cache_key):
-        """Register a direct runner for calls whose arguments are flat arrays/numbers and whose
-        entry needs no captures, write-back or weak-int checks: key building and one call."""
+        """Register a direct runner for calls whose arguments are flat arrays/numbers: the key is
+        built from the arguments alone (no pytree flattening). Entries with no captures,
+        write-back or weak-int checks on the Numba backend call the compiled code directly."""
         tr = entry.traced
         if (self.static_argnums or self.static_argnames or len(leaves) != len(args) or
-                any(type(a) not in _FAST_KEY for a in args) or tr.captures or tr.written or
-                tr.weak_int_checks or getattr(tr, "var_updates", None) or
-                entry.lowered.backend != "numba"):
+                any(type(a) not in _FAST_KEY for a in args)):
             return
         fast_key = tuple([_FAST_KEY[type(a)](a) for a in args])
         run, n = entry.run, tr.graph.meta["n_outputs"]
-        if tr.graph.out_tree == "*" and n == 1 and len(tr.graph.results) == 1:
+        if (tr.captures or tr.written or tr.weak_int_checks or getattr(tr, "var_updates", None)
+                or entry.lowered.backend != "numba"):
+            def fast(a):
+                if tr.captures and not self._captures_match(entry):
+                    return _MISS   # a captured array changed type: the full path retraces
+                return self._run(entry, list(a))
+        elif tr.graph.out_tree == "*" and n == 1 and len(tr.graph.results) == 1:
             if tr.out_scalar[0] and tr.graph.results[0].type.ndim == 0:
                 fast = lambda a: run(*a)[0][()]      # noqa: E731
             else:
@@ -397,6 +404,7 @@ class _StaticMarker:
         return f"<static {self.name}>"
 
 
+_MISS = object()
 _FAST_KEY = {np.ndarray: lambda a: (a.dtype, a.shape), float: lambda a: "f",
              int: lambda a: "i", bool: lambda a: "b"}
 
