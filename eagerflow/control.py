@@ -469,6 +469,13 @@ def _report(line, text):
     rep.setdefault(f"line {line}: {text}", None)
 
 
+def report_order(entry: str):
+    """Sort key of a report line: by line number ("line 12: if -> cond")."""
+    parts = entry.split(" ", 2)
+    num = parts[1].rstrip(":") if len(parts) > 1 else ""
+    return (int(num) if num.isdigit() else 0, entry)
+
+
 def report_note(text):
     """Add a line to the current trace's report (fn.lower(...).report)."""
     ctx = current()

@@ -122,7 +122,8 @@ def trace_function(fn, leaves, treedef, statics, names, name, captures: dict[int
     graph = build_graph(ctx, results, in_tree=treedef, out_tree=out_tree)
     graph.meta["n_outputs"] = len(out_leaves)
     if getattr(ctx, "autograph_report", None):   # control flow: what became cond/while
-        graph.meta["report"] = list(ctx.autograph_report)
+        from ..control import report_order
+        graph.meta["report"] = sorted(ctx.autograph_report, key=report_order)
     pos = {p.id: i for i, p in enumerate(ctx.params)}
     checks = [(pos[vid], np.dtype(dt)) for vid, dt in ctx.weak_int_checks if vid in pos]
     graph.meta["variable_updates"] = len(vresults)

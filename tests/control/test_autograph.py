@@ -103,8 +103,8 @@ def test_if_on_python_value_stays_python():
 
 def test_report_lists_conversions():
     low = jit(sign_label).lower(3)
-    assert low.report == [f"line {sign_label.__code__.co_firstlineno + 3}: if -> cond",
-                          f"line {sign_label.__code__.co_firstlineno + 1}: if -> cond"]
+    assert low.report == [f"line {sign_label.__code__.co_firstlineno + 1}: if -> cond",
+                          f"line {sign_label.__code__.co_firstlineno + 3}: if -> cond"]
 
 
 # -- while / for ---------------------------------------------------------------------------------
