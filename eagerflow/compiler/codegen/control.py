@@ -91,15 +91,24 @@ def emit_block(em: Emitter, region: Graph, names, owned=()) -> tuple[_Block, lis
 
 
 def _literal_divisors(em: Emitter, region: Graph):
-    """Small Python-int divisors of `%` and `//` in a loop (`i % 15`) are emitted as literals:
-    LLVM then replaces the division by a multiply, as in hand-written Numba. Other constants stay
-    run-time arguments (sizes must, so that code is shared across sizes)."""
+    """Small Python-int divisors of `%` and `//` in a loop (`i % 15`) and a Python-int 0 compared
+    with are emitted as literals: LLVM then replaces the division by a multiply and folds
+    `i % 15 == 0` into a multiply-compare, as in hand-written Numba. Other constants stay run-time
+    arguments (sizes must, so that code is shared across sizes)."""
     for n in region.nodes:
         if n.op in ("mod", "floordiv") and len(n.inputs) == 2:
             d = n.inputs[1]
             if isinstance(d, Const) and d.type.weak and d.type.dtype.kind in "iu" and \
                     0 < abs(int(d.data)) <= 1 << 16:
                 em._extra_keys[("c",) + d.key()] = f"({int(d.data)})"
+        elif n.op in _COMPARE:   # `i % 15 == 0`: LLVM folds a remainder compared with 0
+            for d in n.inputs:
+                if isinstance(d, Const) and d.type.weak and d.type.dtype.kind in "iu" and \
+                        int(d.data) == 0:
+                    em._extra_keys[("c",) + d.key()] = "(0)"
+
+
+_COMPARE = ("eq", "ne", "lt", "le", "gt", "ge")
 
 
 def _note_views(node: Node, block: _Block, em: Emitter):
