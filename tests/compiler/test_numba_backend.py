@@ -114,7 +114,16 @@ def test_binary_ops(dtype, pattern, data):
         b = np.abs(b % 70) if b.ndim else np.abs(b % 70)[()]
     with np.errstate(all="ignore"):
         want = f(a, b)
-    _compare(names, fn(a, b), want)
+    got = fn(a, b)
+    if "pow" in names and np.dtype(da).kind == "f":
+        # pow(-inf or -0.0, non-integer y): mathlib follows C99 (+inf / +0.0); NumPy's AVX-512
+        # loop differs from its own scalar path there (docs/mathlib.md). Compared elsewhere.
+        k = names.index("pow")
+        odd = np.broadcast_to(((np.isneginf(a)) | ((a == 0) & np.signbit(a))) &
+                              (np.asarray(b) != np.floor(b)), np.shape(want[k]))
+        got, want = list(got), list(want)
+        got[k], want[k] = np.where(odd, 0.0, got[k]), np.where(odd, 0.0, want[k])
+    _compare(names, got, want)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "int32"])

@@ -195,8 +195,8 @@ def run_program(steps, x, y):
         return pool[k % len(pool)]
     for kind, i, j, arg in steps:
         a, b = pick(i), pick(j)
-        if kind == "unary":
-            r = arg(a)
+        if kind == "unary":   # (transcendentals of bool give float16, which eagerflow refuses)
+            r = arg(a.astype(np.float64) if getattr(a, "dtype", None) == np.bool_ else a)
         elif kind == "binary":
             r = arg(a, b) if np.shape(a) == np.shape(b) or np.ndim(a) == 0 or np.ndim(b) == 0 \
                 else arg(a, a)
