@@ -314,6 +314,18 @@ def test_device_inputs_stay_on_the_device():
     assert isinstance(host[0], np.ndarray)
 
 
+def test_in_place_update_of_a_device_argument():
+    from numba import cuda
+
+    def f(x):
+        x += 1.0
+        return x.sum()
+    fn = ef.function(f, backend="cuda")
+    dx = cuda.to_device(np.arange(4.0))
+    assert fn(dx).copy_to_host()[0] == 10.0
+    np.testing.assert_array_equal(dx.copy_to_host(), [1.0, 2.0, 3.0, 4.0])
+
+
 def test_integer_matmul_and_bool_fallback():
     a = np.arange(6, dtype=np.int64).reshape(2, 3)
     b = np.arange(12, dtype=np.int64).reshape(3, 4)
