@@ -64,6 +64,10 @@ def _metadata_section() -> list[str]:
 
 
 def render() -> str:
+    # backends fill their emitter slots when they load: load the Numba one (no Numba import) so
+    # the table does not depend on what ran before
+    from ..compiler.codegen.structured import install
+    install()
     lines = [HEADER]
     total = len(REGISTRY)
     lines.append(f"{total} entries.\n")
