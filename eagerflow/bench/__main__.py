@@ -52,6 +52,8 @@ def _numexpr_row(name, args):
 
 def run(quick=False, only=None):
     import eagerflow as ef
+    from eagerflow.compiler.codegen import configure_numba
+    configure_numba()   # before the reference loops load Numba
     refs = W.numba_refs()
     rows = []
     for name, fn, args, ref in _cases(quick):

@@ -1,5 +1,7 @@
 """Timing helpers: medians of several batches, a pause before each batch so thread pools that
-keep spinning after a call (OpenBLAS, OpenMP) do not steal the core from the next system."""
+keep spinning after a call (OpenBLAS, OpenMP) do not steal the core from the next system, then
+one untimed call (after an idle pause the first call runs up to 10x slower here, whatever the
+system: the CPU has to wake up), then the timed batch."""
 from __future__ import annotations
 
 import statistics
@@ -21,6 +23,7 @@ def timeit(fn, *args, repeats=7, min_time=0.05, pause=0.15):
     samples = []
     for _ in range(repeats):
         time.sleep(pause)
+        fn(*args)   # untimed: the first call after an idle pause runs slow on this VM
         t0 = time.perf_counter()
         for _ in range(n):
             fn(*args)

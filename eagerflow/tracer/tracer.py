@@ -257,6 +257,21 @@ for _dunder, _op in (("lt", "lt"), ("le", "le"), ("gt", "gt"), ("ge", "ge"), ("e
                      ("ne", "ne")):
     setattr(Tracer, f"__{_dunder}__", _binary(_op))
 Tracer.__hash__ = object.__hash__
+
+
+def _pow(self, other):
+    """`x ** 2`, `x ** -1` (Python ints) and `x ** 0.5` (a Python float) on a float array are
+    NumPy's fast scalar powers: square, reciprocal and sqrt, not power (numpy's
+    fast_scalar_power). Traced the same way, they give NumPy's exact results."""
+    if self.dtype.kind == "f" and not (self.ndim == 0 and self._scalar):
+        if type(other) is int and other in (2, -1):
+            return apply("square" if other == 2 else "reciprocal", self)
+        if type(other) is float and other == 0.5:
+            return apply("sqrt", self)
+    return apply("pow", self, other)
+
+
+Tracer.__pow__ = _pow
 Tracer.__neg__ = lambda self: apply("neg", self)
 Tracer.__pos__ = lambda self: apply("pos", self)
 Tracer.__abs__ = lambda self: apply("abs", self)

@@ -51,6 +51,7 @@ class Generated:
     zero_d: list           # indices of 0-d parameters (passed as scalars)
     result_types: list
     out_types: list = ()   # arrays the executor allocates and passes last (Emitter.out_params)
+    scratch_types: list = ()   # intermediates in arrays the executor reuses across calls
     par_source: str | None = None   # the threaded variant (prange), if any loop can use it
     work: int = 0          # elements of the largest input or result: picks the variant
 
@@ -80,17 +81,20 @@ class Generated:
         disp = raw = load(src, self.name, key)
         extra = tuple(self.extra)
         zero_d = tuple(self.zero_d)
-        if self.out_types:
+        if self.out_types or self.scratch_types:
             alloc = [(t.shape, t.dtype) for t in self.out_types]
+            spec = [(t.shape, t.dtype) for t in self.scratch_types]
+            pool: list = []   # scratch sets; one per concurrent caller (list ops are atomic)
             fixed = extra
             disp0 = disp
 
             def disp(*args):
-                return disp0(*args, *[np.empty(s, d) for s, d in alloc])
+                tmp = pool.pop() if pool else [np.empty(s, d) for s, d in spec]
+                try:
+                    return disp0(*args, *fixed, *[np.empty(s, d) for s, d in alloc], *tmp)
+                finally:
+                    pool.append(tmp)
             extra = ()
-            if fixed:
-                def disp(*args, _f=fixed):
-                    return disp0(*args, *_f, *[np.empty(s, d) for s, d in alloc])
         scalar_out = [i for i, t in enumerate(self.result_types) if t.ndim == 0]
         dts = [t.dtype for t in self.result_types]
         if not zero_d and not scalar_out:
@@ -154,22 +158,35 @@ def _first_call_errors(run, gen, disp):
 
 def configure_numba():
     """On AVX-512 CPUs, LLVM's default tuning prefers 256-bit vectors; the generated loops (and
-    mathlib's polynomials) run up to 2x faster with 512-bit ones. So, before Numba first loads and
-    unless the user configured it (NUMBA_CPU_FEATURES) or opted out (EAGERFLOW_WIDE_VECTORS=0),
-    ask for the host's features without the prefer-256-bit tuning. This applies to the process's
-    Numba code from then on (docs/numba_backend.md)."""
-    if "numba" in sys.modules or os.environ.get("NUMBA_CPU_FEATURES") or \
-            os.environ.get("EAGERFLOW_WIDE_VECTORS", "1") == "0":
+    mathlib's polynomials) run up to 2x faster with 512-bit ones. So, before Numba's CPU target
+    is first built, and unless the user configured it (NUMBA_CPU_FEATURES) or opted out
+    (EAGERFLOW_WIDE_VECTORS=0), ask for the host's features without the prefer-256-bit tuning.
+    This applies to the process's Numba code from then on (docs/numba_backend.md)."""
+    global _CONFIGURED
+    if _CONFIGURED:
+        return
+    _CONFIGURED = True
+    if os.environ.get("NUMBA_CPU_FEATURES") or os.environ.get("EAGERFLOW_WIDE_VECTORS") == "0":
         return
     try:
         import llvmlite.binding as llvm
         feats = llvm.get_host_cpu_features()
         if not feats.get("avx512f"):
             return
-        os.environ["NUMBA_CPU_NAME"] = llvm.get_host_cpu_name()
-        os.environ["NUMBA_CPU_FEATURES"] = feats.flatten() + ",-prefer-256-bit"
+        name, flat = llvm.get_host_cpu_name(), feats.flatten() + ",-prefer-256-bit"
+        if "numba" not in sys.modules:
+            os.environ["NUMBA_CPU_NAME"], os.environ["NUMBA_CPU_FEATURES"] = name, flat
+            return
+        from numba.core import config as nconfig
+        from numba.core.registry import cpu_target
+        built = "_toplevel_target_context" in vars(cpu_target)
+        if not built and nconfig.CPU_FEATURES is None:   # Numba loaded, its target not built yet
+            nconfig.CPU_NAME, nconfig.CPU_FEATURES = name, flat
     except Exception:   # tuning only: never fail code generation over it
         return
+
+
+_CONFIGURED = False
 
 
 def generate(graph: Graph, fastmath=False, parallel=None) -> Generated:
@@ -186,12 +203,14 @@ def generate(graph: Graph, fastmath=False, parallel=None) -> Generated:
         psrc, pem = generate_source(graph, fastmath=fastmath, parallel=True)
         if "prange(" in psrc:
             par_src = header + psrc
-            assert pem.extra == em.extra and pem.out_params == em.out_params
+            assert pem.extra == em.extra and pem.out_params == em.out_params and \
+                pem.scratch == em.scratch
     outs = {v.id: v.type for v in graph.results}
     work = max([v.type.size for v in list(graph.params) + list(graph.results)] or [0])
+    types = {o.id: o.type for n in graph.nodes for o in n.outputs}
     return Generated(header + src, _fn_name(graph), [v for _, v in em.extra], em.zero_d_params,
                      [v.type for v in graph.results], [outs[i] for i in em.out_params],
-                     par_src, work)
+                     [types[i] for i in em.scratch], par_src, work)
 
 
 _DIGEST = None

@@ -28,6 +28,9 @@ NB_TYPE = {"bool": "boolean", "float32": "float32", "float64": "float64", "int8"
            "uint16": "uint16", "uint32": "uint32", "uint64": "uint64"}
 
 
+SCRATCH_MIN = 4096   # elements: smaller intermediates are cheap to allocate in the kernel
+
+
 def dtype_code(dt) -> str:
     return NB_DTYPE[np.dtype(dt).name]
 
@@ -65,13 +68,23 @@ class Emitter:
             if v.type.ndim and not isinstance(v, Const) and v.id not in firsts:
                 firsts[v.id] = v
         self.out_candidates = firsts
+        # Large intermediates of top-level kernels live in scratch arrays the executor keeps and
+        # reuses from call to call (no allocation, no page faults). Not inside control regions:
+        # a loop-carried value must not share storage with its next iteration.
+        self.scratch: dict[int, str] = {}
+        self.top_level = {o.id for n in graph.nodes for o in n.outputs}
 
     def out_array(self, v: Value, dims_expr: str) -> str:
-        """Name of the array a kernel stores value v into: a preallocated output or np.empty."""
+        """Name of the array a kernel stores value v into: a preallocated output, a reused
+        scratch array, or np.empty."""
         name = self.define(v)
         if v.id in self.out_candidates and v.id not in self.out_params:
             self.out_params[v.id] = f"out{len(self.out_params)}"
             self.line(f"{name} = {self.out_params[v.id]}")
+        elif v.id in self.top_level and v.id not in self.out_candidates and \
+                v.type.size >= SCRATCH_MIN and v.id not in self.scratch:
+            self.scratch[v.id] = f"tmp{len(self.scratch)}"
+            self.line(f"{name} = {self.scratch[v.id]}")
         else:
             self.line(f"{name} = np.empty({dims_expr}, {dtype_code(v.type.dtype)})")
         self.fresh.add(v.id)
@@ -145,7 +158,8 @@ def generate_source(graph: Graph, fastmath=False, parallel=None) -> tuple[str, E
         seen.add(v.id)
         results.append(name)
     em.line(f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
-    args = params + [n for n, _ in em.extra] + list(em.out_params.values())
+    args = params + [n for n, _ in em.extra] + list(em.out_params.values()) + \
+        list(em.scratch.values())
     fm = "True" if fastmath else "False"
     head = [
         f"# eagerflow generated code for @{graph.name}",
