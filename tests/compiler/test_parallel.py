@@ -104,7 +104,7 @@ def test_small_inputs_stay_serial():
     small = np.ones(10)
     fn(small)
     low = fn.lower(small)
-    assert low.parallel_source is not None and "prange(" in low.parallel_source
+    assert low.parallel_source is None   # no kernel reaches the threshold: no threaded variant
     assert "prange(" not in low.source
     from eagerflow.compiler.codegen import generate
     src, _ = generate(low.optimized, parallel=True).variant()

@@ -51,6 +51,9 @@ class Emitter:
         self.graph = graph
         self.fastmath = fastmath
         self.parallel = parallel        # emit prange on the outermost profitable loops
+        self.threaded = False           # this kernel gets prange (set per node by emit_node)
+        from ...runtime import config
+        self.par_min = config.parallel_threshold
         self.lines: list[str] = []
         self.indent = 1
         self.names: dict[int, str] = {}

@@ -114,7 +114,7 @@ def elem(em: Emitter, v: Value, shape, idx) -> str:
 def open_loops(em: Emitter, dims, names, par=False):
     """Loops over dims; with par, the outermost is a prange in the parallel variant."""
     for k, (d, i) in enumerate(zip(dims, names)):
-        rng = "prange" if par and k == 0 and em.parallel else "range"
+        rng = "prange" if par and k == 0 and em.threaded else "range"
         em.line(f"for {i} in {rng}({d}):")
         em.indent += 1
 
@@ -217,7 +217,7 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
                 f"{dtype_code(acc_dt)})")
     block = rop.extra.get("block") if acc_dt.kind == "f" and val_type.kind == "f" and red else None
     buf = em.tmp("buf") if block else None
-    if block and not em.parallel:
+    if block and not em.threaded:
         em.line(f"{buf} = np.empty(BLOCK, {dtype_code(acc_dt)})")
     if chunked:
         c = em.tmp("c")
@@ -227,7 +227,7 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
         em.line(f"{hi} = min({dn[0]}, {lo} + CHUNK)")
     else:
         open_loops(em, [dn[d] for d in outer], [idx[d] for d in outer], par=True)
-    if block and em.parallel:
+    if block and em.threaded:
         em.line(f"{buf} = np.empty(BLOCK, {dtype_code(acc_dt)})")
     acc = em.tmp("a")
     em.line(f"{acc} = {_identity(rop, acc_dt) if not index_kind else _arg_init(rop, val_type)}")
@@ -312,7 +312,7 @@ def _reduce_c_order(em, rop, body, res, out, dn, idx, kept, kept_shape, keepdims
     r = len(shape)
     acc = em.tmp("acc")
     em.line(f"{acc} = np.full({kept_shape}, {_identity(rop, acc_dt)}, {dtype_code(acc_dt)})")
-    if em.parallel and (r - 1) in kept:
+    if em.threaded and (r - 1) in kept:
         c = em.tmp("c")
         em.line(f"for {c} in prange(({dn[-1]} + COLS - 1) // COLS):")
         em.indent += 1
@@ -464,6 +464,8 @@ def emit_node(em: Emitter, node: Node):
     op = REGISTRY[node.op]
     custom = op.emit.get("numba")
     mark = len(em.lines)
+    em.threaded = em.parallel and _work(node) >= em.par_min and \
+        all(o.id in em.top_level for o in node.outputs)
     try:
         if callable(custom):
             custom(em, node)
@@ -479,6 +481,11 @@ def emit_node(em: Emitter, node: Node):
         del em.lines[mark:]
         _reset_outputs(em, node)
         emit_objmode(em, node)
+
+
+def _work(node: Node) -> int:
+    """Elements a kernel touches (its largest operand): decides prange, kernel by kernel."""
+    return max([v.type.size for v in node.inputs] + [v.type.size for v in node.outputs] or [0])
 
 
 class _Fallback(Exception):
