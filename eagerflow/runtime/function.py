@@ -407,6 +407,9 @@ class _StaticMarker:
 _MISS = object()
 _FAST_KEY = {np.ndarray: lambda a: (a.dtype, a.shape), float: lambda a: "f",
              int: lambda a: "i", bool: lambda a: "b"}
+for _t in (np.float64, np.float32, np.int64, np.int32, np.int16, np.int8, np.uint8, np.uint16,
+           np.uint32, np.uint64, np.bool_):
+    _FAST_KEY[_t] = lambda a: ("g", a.dtype)   # as _leaf_key keys NumPy scalars
 
 
 def _finish(o, scalar, inputs):
