@@ -273,14 +273,7 @@ def test_op_gradient_matches_finite_differences(name, data):
         check_grads(fn, args, data)
 
 
-# The optimizer's fuse pass asserts "fusion made a cycle" on softmax's gradient graph (a fuse
-# bug, reported; the traced gradient graph verifies and interprets correctly).
-_FUSE_CYCLE = pytest.mark.xfail(reason="fuse pass: 'fusion made a cycle' on softmax's gradient",
-                                raises=AssertionError, strict=False)
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_FUSE_CYCLE) if n == "softmax" else n
-                                  for n in sorted(COMPOSITES)])
+@pytest.mark.parametrize("name", sorted(COMPOSITES))
 @given(data=st.data())
 def test_composite_gradient_matches_finite_differences(name, data):
     x = _floats(data.draw, data.draw(hnp.array_shapes(min_dims=2, max_dims=2, min_side=1,

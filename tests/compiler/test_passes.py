@@ -123,3 +123,33 @@ def test_all_elementwise_graph_fuses_completely():
         }""")
     assert [n.op for n in g.nodes] == ["fused.elementwise"]
     assert all(REGISTRY[n.op].kind is not Kind.ELEMENTWISE for n in g.nodes)
+
+
+def test_fuse_softmax_gradient_has_no_cycle():
+    """Regression: fuse asserted "fusion made a cycle" on softmax's gradient graph. Two groups,
+    each convex on its own, needed each other's outputs through a plain sum/reshape; the cycle
+    check must treat the other groups as whole units (fuse.py, _Plan.acyclic)."""
+    import numpy as np
+
+    import eagerflow as ef
+
+    def softmax(x):     # exp written twice, as in the report (cse merges the copies)
+        return (np.exp(x - x.max(axis=-1, keepdims=True))
+                / np.exp(x - x.max(axis=-1, keepdims=True)).sum(axis=-1, keepdims=True))
+
+    def loss(x, r):
+        return (softmax(x) * r).sum()
+
+    rng = np.random.default_rng(0)
+    x, r = rng.random((3, 4)), rng.random((3, 4))
+    low = ef.function(ef.grad(loss, argnums=(0,)), backend="interpreter").lower(x, r)
+    assert [p.name for p in low.passes] == ["fold", "simplify", "cse", "dce", "fuse", "dce"]
+    verify(low.optimized)
+    assert any(n.op.startswith("fused.") for n in low.optimized.nodes)
+    assert_same(_run(low.optimized, [x, r]), _run(low.traced, [x, r]))
+    # fuse alone on its input graph, and a second fuse run, are acyclic and exact too
+    before_fuse = low.passes[3].graph
+    after, changes = fuse(before_fuse)
+    assert changes
+    _check(before_fuse, after, [x, r])
+    _check(after, fuse(after)[0], [x, r])

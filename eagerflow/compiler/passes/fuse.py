@@ -96,11 +96,38 @@ class _Plan:
         return None if isinstance(v, Const) else self.index.get(v.id)
 
     def acyclic(self, mask: int) -> bool:
-        """No path leaves `mask` and comes back (the group can run as one node)."""
-        outside = 0
+        """No path leaves `mask` and comes back (the group can run as one node).
+
+        Paths run through the *other groups as units*, not just through single nodes: a group
+        becomes one fused node, so a path may enter it at one member and leave it at another.
+        Checking `mask` alone is not enough: in softmax's gradient (tests/compiler/
+        test_passes.py::test_fuse_softmax_gradient_has_no_cycle) one group held `%19 =
+        where(%15, %18, 0.0)` and `%22`, and `%26 = div(%25, %17)` (with `%25` computed from
+        `%22` through sum and reshape) was let into the group of `%18`: each group was convex on
+        its own, but each fused node needed the other's output ("fusion made a cycle"). So the
+        ancestor set of `mask` is closed over whole groups: when it reaches a member of a group,
+        every member of that group and that member's ancestors join it.
+        """
+        outside, done = 0, set()
         for m in _bits(mask):
             outside |= self.anc[m]
         outside &= ~mask
+        grew = True
+        while grew:
+            grew = False
+            for x in _bits(outside):
+                g = self.group_of.get(x)
+                if g is None or g in done or g not in self.groups:
+                    continue
+                done.add(g)
+                members = self.groups[g] & ~mask
+                extra = members
+                for m in _bits(members):
+                    extra |= self.anc[m]
+                extra &= ~mask
+                if extra & ~outside:
+                    outside |= extra
+                    grew = True
         return not any(self.anc[x] & mask for x in _bits(outside))
 
     def merge(self, gids, extra_nodes=()) -> int | None:
