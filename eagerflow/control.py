@@ -513,9 +513,22 @@ def _truth(p):
     return bool(p)
 
 
-def while_loop(cond_fn, body_fn, init_val):
+def while_loop(cond_fn, body_fn, init_val, max_iters=None):
     """`val = init_val; while cond_fn(val): val = body_fn(val); return val`, as one `while`
-    node when traced (the carried pytree keeps its structure, dtypes and shapes)."""
+    node when traced (the carried pytree keeps its structure, dtypes and shapes).
+
+    `max_iters` (a Python int): run at most that many iterations (the loop also stops when the
+    count is reached). A loop with `max_iters` is differentiable (reverse mode, with a
+    preallocated tape: docs/autodiff.md, 'Control flow')."""
+    if max_iters is not None:
+        n = int(max_iters)
+
+        def _cond(s):
+            c = cond_fn(s[1])
+            if isinstance(c, Tracer) or isinstance(s[0], Tracer):
+                return np.logical_and(s[0] < n, to_pred(c))
+            return s[0] < n and _truth(c)
+        return while_loop(_cond, lambda s: (s[0] + 1, body_fn(s[1])), (0, init_val))[1]
     if current() is None or not (_any_traced(init_val) or isinstance(cond_fn(init_val), Tracer)):
         val = init_val
         while _truth(cond_fn(val)):

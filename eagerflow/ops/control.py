@@ -128,8 +128,15 @@ register(OpDef("cond", Kind.CONTROL, impl=_cond_impl, infer=_cond_infer, nout=-1
                extra={"check": _cond_check}, vjp=_cond_vjp,
                doc="if/else: runs the `then` or `else` region on the operands (ef.cond, "
                    "autograph `if`)"))
+def _while_vjp(g, *inputs_out, regions, carried):
+    """A tape loop and a reverse loop, for loops with a static trip-count bound
+    (autodiff/loops.py)."""
+    from ..autodiff.loops import while_vjp
+    return while_vjp(g, *inputs_out, regions=regions, carried=carried)
+
+
 register(OpDef("while", Kind.CONTROL, impl=_while_impl, infer=_while_infer, attrs=("carried",),
-               nout=-1, extra={"check": _while_check},
+               nout=-1, extra={"check": _while_check}, vjp=_while_vjp,
                doc="loop: runs the body region while the condition region yields True "
                    "(ef.while_loop, ef.fori_loop, autograph `while`/`for`)"))
 register(OpDef("print", Kind.STATE, impl=_print_impl, infer=_print_infer, pure=False, nout=0,
