@@ -34,7 +34,10 @@ class RegionContext(TraceContext):
 
     def __init__(self, parent: TraceContext):
         super().__init__("region", captures=parent.captures, parent=parent)
-        self.effects = parent.effects
+        # Variables assigned in the region get slots here (reads fall through to the parents);
+        # trace_cond / trace_while set threads_variables and thread them out (docs/state.md)
+        self.effects = {}
+        self.threads_variables = False
         self.weak_int_checks = parent.weak_int_checks
         self.defined: set[int] = set()
         self._scanned = 0
@@ -211,6 +214,7 @@ def trace_cond(pred, branches, names=(), what="cond", line=None):
     outs, ctxs, trees = [], [], []
     for fn in branches:
         rc = RegionContext(parent)
+        rc.threads_variables = True
         with rc:
             res = fn()
         leaves, tree, statics = flatten(tuple(res), _is_leaf)
@@ -269,15 +273,40 @@ def trace_cond(pred, branches, names=(), what="cond", line=None):
             vb = to_value(_cast_leaf(b, t) if tb != t else b)
         keep.append((len(merged), va, vb, t, _scalar_kind(a) and _scalar_kind(b)))
         merged.append(None)
+    for var in _assigned_variables(ctxs):   # Variables assigned in a branch: extra outputs
+        va, vb = (_variable_value(c, var) for c in ctxs)
+        keep.append((var, va, vb, va.type, False))
     operands = _union_operands(*ctxs)
     regions = [ctxs[0].region([k[1] for k in keep], [], operands),
                ctxs[1].region([k[2] for k in keep], [], operands)]
     node = _node("cond", [p, *operands], {}, [k[3] for k in keep], regions)
     _close(ctxs, line, what)
+    from .runtime.variables import set_slot_value
     for (pos, _, _, _, scalar), v in zip(keep, node.outputs):
-        merged[pos] = _new_tracer(v, scalar)
+        if isinstance(pos, int):
+            merged[pos] = _new_tracer(v, scalar)
+        else:
+            set_slot_value(parent, pos, v)
     _report(line, f"{what} -> cond")
     return unflatten(trees[0], merged, sa)
+
+
+def _assigned_variables(ctxs) -> list:
+    """The Variables assigned in any of the regions traced in `ctxs`, in first-seen order."""
+    from .runtime.variables import assigned_in
+    seen = {}
+    for c in ctxs:
+        for var, _ in assigned_in(c):
+            seen.setdefault(var.uid, var)
+    return list(seen.values())
+
+
+def _variable_value(ctx, var) -> Value:
+    """The Variable's value at the end of region `ctx`, as a value of that region (its value on
+    entry, lifted, where the region does not assign it)."""
+    from .runtime.variables import trace_read
+    with ctx:
+        return to_value(Tracer(trace_read(var, ctx)))
 
 
 def _outside(v, ctxs) -> bool:
@@ -354,19 +383,30 @@ def trace_while(test, body, state, names=(), what="while", line=None):
     line = line or _line()
     names = _Names(names, line)
     state = tuple(state)
-    for _attempt in range(6):
+    from .runtime.variables import assigned_in, set_slot_value, trace_read
+    carried_vars: list = []   # Variables the body assigns: carried after the loop's own state
+    for _attempt in range(6 + 8):
         leaves, tree, statics = flatten(state, _is_leaf)
         owner = _leaf_owner(state)
         slots = [k for k, x in enumerate(leaves) if not hasattr(x, "_ef_undefined_error")]
         rc = RegionContext(parent)
+        rc.threads_variables = True
         with rc:
             params = [rc.new_param(_type_of_leaf(leaves[k])) for k in slots]
+            vparams = [rc.new_param(TensorType(var.dtype, var.shape)) for var in carried_vars]
+            for var, vp in zip(carried_vars, vparams):
+                set_slot_value(rc, var, vp, assigned=False)
             inner = list(leaves)
             for k, p in zip(slots, params):
                 inner[k] = _new_tracer(p, _scalar_kind(leaves[k]))
             out = body(unflatten(tree, inner, statics))
             out = tuple(out)
             oleaves, otree, ostatics = flatten(out, _is_leaf)
+        new_vars = [var for var, _ in assigned_in(rc)
+                    if all(var is not w for w in carried_vars)]
+        if new_vars:   # trace again, carrying them
+            carried_vars += new_vars
+            continue
         if otree != tree:
             i = _first_structure_diff(state, out)
             raise TracingError(f"{names.of(i)} changes structure in the {what} loop at line "
@@ -409,7 +449,9 @@ def trace_while(test, body, state, names=(), what="while", line=None):
     # the condition
     cc = RegionContext(parent)
     with cc:
-        cparams = [cc.new_param(p.type) for p in params]
+        cparams = [cc.new_param(p.type) for p in params + vparams]
+        for var, vp in zip(carried_vars, cparams[len(params):]):
+            set_slot_value(cc, var, vp, assigned=False)
         inner = list(leaves)
         for k, p in zip(slots, cparams):
             inner[k] = _new_tracer(p, _scalar_kind(leaves[k]))
@@ -417,15 +459,18 @@ def trace_while(test, body, state, names=(), what="while", line=None):
         pv = to_value(to_pred(c))
     with rc:
         yields = [to_value(oleaves[k]) for k in slots]
+    yields += [_variable_value(rc, var) for var in carried_vars]
     operands = _union_operands(cc, rc)
-    regions = [cc.region([pv], cparams, operands), rc.region(yields, params, operands)]
-    init = [leaves[k] for k in slots]
-    node = _node("while", [*init, *operands], {"carried": len(slots)},
-                 [p.type for p in params], regions)
+    regions = [cc.region([pv], cparams, operands), rc.region(yields, params + vparams, operands)]
+    init = [leaves[k] for k in slots] + [Tracer(trace_read(var, parent)) for var in carried_vars]
+    node = _node("while", [*init, *operands], {"carried": len(slots) + len(carried_vars)},
+                 [p.type for p in params + vparams], regions)
     _close([cc, rc], line, what + " loop")
     final = list(leaves)
     for k, v in zip(slots, node.outputs):
         final[k] = _new_tracer(v, _scalar_kind(leaves[k]))
+    for var, v in zip(carried_vars, node.outputs[len(slots):]):
+        set_slot_value(parent, var, v)
     _report(line, f"{what} -> while")
     return unflatten(tree, final, statics)
 

@@ -339,8 +339,9 @@ def set_read_hook(hook):
 # at this point of the trace. The root context's slots carry the graph parameter and where the
 # Variable is found on later calls; a nested context (a control-flow region) holds a slot only
 # for the Variables assigned in it, and reads fall through to the enclosing contexts. Control
-# flow that traces regions therefore threads `region_ctx.effects["variables"]` out as extra
-# region results and calls `set_slot_value(parent_ctx, var, value)` (see docs/state.md).
+# flow (eagerflow/control.py: trace_cond, trace_while) threads the Variables assigned in a region
+# out as extra cond outputs / loop-carried values and calls `set_slot_value(parent_ctx, var,
+# output)` (see docs/state.md).
 
 class _Slot:
     __slots__ = ("var", "value", "param", "assigned", "source", "loc")
@@ -403,10 +404,9 @@ def set_slot_value(ctx, var: Variable, value: Value, assigned: bool = True):
     control flow binds a loop-carried block argument with assigned=False)."""
     if assigned and ctx.parent is not None and not getattr(ctx, "threads_variables", False):
         raise StateError(
-            f"Variable {var._label()} is assigned inside a traced branch or loop body (ef.cond, "
-            "ef.while_loop, or an `if`/`while` on a traced value). Assigning Variables there is "
-            "not supported yet: compute the new value in the branch (e.g. with np.where, or "
-            "return it from ef.cond) and assign it after")
+            f"Variable {var._label()} is assigned inside a traced region that cannot carry "
+            "Variables (e.g. the condition of a loop on a traced value); assign it in the loop "
+            "body, or before or after the loop")
     trace_read(var, _root(ctx))   # make sure the root has its parameter
     slots = _slots(ctx)
     s = slots.get(var.uid)
