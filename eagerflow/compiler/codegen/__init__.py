@@ -116,6 +116,31 @@ class Generated:
         return _first_call_errors(run, self, raw)
 
 
+class _file_lock:
+    """An exclusive lock on `<module file>.lock` (fcntl; a no-op where that is unavailable)."""
+
+    def __init__(self, disp):
+        import inspect
+        try:
+            self.path = inspect.getsourcefile(disp.py_func) + ".lock"
+        except (TypeError, AttributeError):
+            self.path = None
+        self.fd = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+            self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except (ImportError, OSError, TypeError):
+            self.fd = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)   # closing releases the lock
+
+
 def _canonical(source: str) -> str:
     return "\n".join(l for l in source.splitlines()
                      if not l.lstrip().startswith("# ") or not l.startswith("    ")) + "\n"
@@ -142,14 +167,17 @@ def _first_call_errors(run, gen, disp):
         if state["done"]:
             return run(*inputs)
         try:
-            try:
-                out = run(*inputs)
-            except Exception as e:
-                if not _from_numba_cache(e):
-                    raise
-                # a corrupt or foreign entry in Numba's on-disk cache: empty its index, recompile
-                disp._cache.flush()
-                out = run(*inputs)
+            # Numba's cache index is a read-modify-write file: processes compiling one module at
+            # once could overwrite each other's entries. Compile (or load) under a file lock.
+            with _file_lock(disp):
+                try:
+                    out = run(*inputs)
+                except Exception as e:
+                    if not _from_numba_cache(e):
+                        raise
+                    # a corrupt or foreign entry in Numba's cache: empty its index, recompile
+                    disp._cache.flush()
+                    out = run(*inputs)
         except NumbaError as e:
             raise CompileError(f"Numba could not compile the generated code for "
                                f"{gen.name} (ef_{gen.key}.py in {cache_dir()}): "

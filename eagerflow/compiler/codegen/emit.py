@@ -74,6 +74,8 @@ class Emitter:
         # Large intermediates of top-level kernels live in scratch arrays the executor keeps and
         # reuses from call to call (no allocation, no page faults). Not inside control regions:
         # a loop-carried value must not share storage with its next iteration.
+        self.row = False        # inside a row group: dim 0's loop is the group's (kernels.py)
+        self.pre: list[str] = []   # lines hoisted before a row group's loop
         self.scratch: dict[int, str] = {}
         self.top_level = {o.id for n in graph.nodes for o in n.outputs}
 
@@ -83,13 +85,13 @@ class Emitter:
         name = self.define(v)
         if v.id in self.out_candidates and v.id not in self.out_params:
             self.out_params[v.id] = f"out{len(self.out_params)}"
-            self.line(f"{name} = {self.out_params[v.id]}")
+            self.hoist(f"{name} = {self.out_params[v.id]}")
         elif v.id in self.top_level and v.id not in self.out_candidates and \
                 v.type.size >= SCRATCH_MIN and v.id not in self.scratch:
             self.scratch[v.id] = f"tmp{len(self.scratch)}"
-            self.line(f"{name} = {self.scratch[v.id]}")
+            self.hoist(f"{name} = {self.scratch[v.id]}")
         else:
-            self.line(f"{name} = np.empty({dims_expr}, {dtype_code(v.type.dtype)})")
+            self.hoist(f"{name} = np.empty({dims_expr}, {dtype_code(v.type.dtype)})")
         self.fresh.add(v.id)
         return name
 
@@ -125,6 +127,13 @@ class Emitter:
     def line(self, text: str):
         self.lines.append("    " * self.indent + text)
 
+    def hoist(self, text: str):
+        """A setup line (sizes, allocations): before the row group's loop when in one."""
+        if self.row:
+            self.pre.append(text)
+        else:
+            self.line(text)
+
     def comment_node(self, node: Node):
         ir = self._ir_line(node)
         loc = f"  # {os.path.basename(node.loc[0])}:{node.loc[1]}" if node.loc else ""
@@ -149,9 +158,13 @@ def generate_source(graph: Graph, fastmath=False, parallel=None) -> tuple[str, E
     em = Emitter(graph, fastmath, bool(parallel))
     params = [em.define(p, f"p{i}_{_safe(p.name)}") for i, p in enumerate(graph.params)]
     body_start = len(em.lines)
-    for node in graph.nodes:
-        em.comment_node(node)
-        emit_node(em, node)
+    from .kernels import emit_row_group, row_groups
+    for run in row_groups(em, graph.nodes):
+        if len(run) > 1:
+            emit_row_group(em, run)
+            continue
+        em.comment_node(run[0])
+        emit_node(em, run[0])
     results = []
     seen = set()
     for v in graph.results:

@@ -141,14 +141,15 @@ def emit_elementwise(em: Emitter, node: Node, region: Graph, shape):
     dims = out_dims(em, shape, node.inputs)
     dnames = [em.tmp("d") for _ in dims]
     for n, d in zip(dnames, dims):
-        em.line(f"{n} = {d}")
+        em.hoist(f"{n} = {d}")
     outs = [em.out_array(v, shape_tuple(dnames)) for v in node.outputs]
     idx = [f"i{k}" for k in range(len(shape))]
-    open_loops(em, dnames, idx, par=True)
+    skip = 1 if em.row else 0   # in a row group the group's loop runs dim 0
+    open_loops(em, dnames[skip:], idx[skip:], par=not skip)
     exprs = emit_region(em, region, [elem(em, v, shape, idx) for v in node.inputs])
     for o, e in zip(outs, exprs):
         em.line(f"{o}[{', '.join(idx)}] = {e}")
-    close_loops(em, len(shape))
+    close_loops(em, len(shape) - skip)
 
 
 # -- reductions -----------------------------------------------------------------------------------
@@ -177,7 +178,7 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
     dims = out_dims(em, shape, node.inputs)
     dn = [em.tmp("d") for _ in dims]
     for n, d in zip(dn, dims):
-        em.line(f"{n} = {d}")
+        em.hoist(f"{n} = {d}")
     for v in stored:
         em.out_array(v, shape_tuple(dn))
     idx = [f"i{k}" for k in range(r)]
@@ -213,12 +214,12 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
         em.line(f"{acc_arr} = np.empty(({nch},), {dtype_code(acc_dt)})")
     elif outer:
         acc_arr = em.tmp("acc")
-        em.line(f"{acc_arr} = np.empty({shape_tuple([dn[d] for d in outer])}, "
-                f"{dtype_code(acc_dt)})")
+        em.hoist(f"{acc_arr} = np.empty({shape_tuple([dn[d] for d in outer])}, "
+                 f"{dtype_code(acc_dt)})")
     block = rop.extra.get("block") if acc_dt.kind == "f" and val_type.kind == "f" and red else None
     buf = em.tmp("buf") if block else None
     if block and not em.threaded:
-        em.line(f"{buf} = np.empty(BLOCK, {dtype_code(acc_dt)})")
+        em.hoist(f"{buf} = np.empty(BLOCK, {dtype_code(acc_dt)})")
     if chunked:
         c = em.tmp("c")
         open_loops(em, [nch], [c], par=True)
@@ -226,7 +227,9 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
         em.line(f"{lo} = {c} * CHUNK")
         em.line(f"{hi} = min({dn[0]}, {lo} + CHUNK)")
     else:
-        open_loops(em, [dn[d] for d in outer], [idx[d] for d in outer], par=True)
+        skip = 1 if em.row else 0   # in a row group the group's loop runs dim 0 (kept)
+        open_loops(em, [dn[d] for d in outer[skip:]], [idx[d] for d in outer[skip:]],
+                   par=not skip)
     if block and em.threaded:
         em.line(f"{buf} = np.empty(BLOCK, {dtype_code(acc_dt)})")
     acc = em.tmp("a")
@@ -278,7 +281,7 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
         close_loops(em, 1)
     elif outer:
         em.line(f"{acc_arr}[{', '.join(idx[d] for d in outer)}] = {acc}")
-        close_loops(em, len(outer))
+        close_loops(em, len(outer) - (1 if em.row else 0))
     if partial:
         acc = em.tmp("a")
         em.line(f"{acc} = {_identity(rop, acc_dt)}")
@@ -365,9 +368,9 @@ def _finish_reduce(em, out, acc, res, keepdims, shape, axes, kept, dn, scalar):
         return
     if keepdims:
         ks = shape_tuple(["1" if d in axes else dn[d] for d in range(len(shape))])
-        em.line(f"{out} = {acc}.reshape({ks})")
+        em.hoist(f"{out} = {acc}.reshape({ks})")
     else:
-        em.line(f"{out} = {acc}")
+        em.hoist(f"{out} = {acc}")
 
 
 # -- matmul ---------------------------------------------------------------------------------------
@@ -481,6 +484,119 @@ def emit_node(em: Emitter, node: Node):
         del em.lines[mark:]
         _reset_outputs(em, node)
         emit_objmode(em, node)
+
+
+# -- row groups -----------------------------------------------------------------------------------
+#
+# Consecutive kernels that all keep dim 0 (elementwise kernels, reductions over trailing axes only)
+# and pass each other values indexed by that dim run inside one loop over it: each row's data
+# moves through every kernel while it is in cache (softmax: max, exp-sum and divide read a row of
+# x from memory once). Per row, the order of every operation is the same as kernel by kernel.
+
+
+def _row_shape(node: Node):
+    """The iteration shape of a kernel that can join a row group, else None."""
+    op = REGISTRY[node.op]
+    a = node.attrs
+    if op.kind is Kind.ELEMENTWISE:
+        shape, axes = node.outputs[0].type.shape, ()
+    elif op.kind is Kind.REDUCTION and not op.extra.get("index"):
+        shape, axes = node.inputs[0].type.shape, a["axis"]
+    elif op.kind is Kind.FUSED and "reduce" in a and not REGISTRY[a["reduce"]].extra.get("index"):
+        shape, axes = tuple(a["shape"]), a["axis"]
+    elif op.kind is Kind.FUSED and set(a) == {"shape"}:
+        shape, axes = tuple(a["shape"]), ()
+    else:
+        return None
+    if not shape or shape[0] in (0, 1) or axes is None or 0 in axes:
+        return None
+    if axes and tuple(axes) != tuple(range(len(shape) - len(axes), len(shape))):
+        return None
+    regions = node.regions or ()
+    for r in regions:
+        for n in r.nodes:
+            t = REGISTRY[n.op].emit.get("numba")
+            if not isinstance(t, (str, dict)):
+                return None
+    if op.kind is Kind.ELEMENTWISE and not isinstance(op.emit.get("numba"), (str, dict)):
+        return None
+    return shape
+
+
+def row_groups(em: Emitter, nodes):
+    """Split top-level nodes into runs: [node] alone, or a list of row-group members."""
+    out, cur, rows, produced = [], [], None, set()
+    for n in nodes:
+        shape = _row_shape(n) if em.graph.nodes is nodes else None
+        ok = shape is not None and (rows is None or shape[0] == rows)
+        if ok and cur:   # values from earlier members must index dim 0 as this kernel does
+            ok = all(v.type.ndim == len(shape) for v in n.inputs if v.id in produced)
+        if not ok:
+            if len(cur) > 1:
+                out.append(cur)
+            else:
+                out.extend([m] for m in cur)
+            cur, rows, produced = [], None, set()
+            shape = _row_shape(n) if em.graph.nodes is nodes else None
+            if shape is None:
+                out.append([n])
+                continue
+        cur.append(n)
+        rows = shape[0]
+        produced.update(o.id for o in n.outputs)
+    if len(cur) > 1:
+        out.append(cur)
+    else:
+        out.extend([m] for m in cur)
+    return out
+
+
+def emit_row_group(em: Emitter, group):
+    """One loop over dim 0 around every member's inner loops; setup lines hoisted before it."""
+    mark, indent0, extra0 = len(em.lines), em.indent, len(em.extra)
+    first = group[0]
+    rows = out_dims(em, _row_shape(first), first.inputs)[0]
+    threaded = em.parallel and max(_work(n) for n in group) >= em.par_min
+    em.row, em.pre = True, []
+    em.indent += 1
+    try:
+        for n in group:
+            em.comment_node(n)
+            em.threaded = False   # the group's loop is the parallel one
+            op = REGISTRY[n.op]
+            if op.kind is Kind.ELEMENTWISE:
+                emit_elementwise(em, n, single_op_region(n), n.outputs[0].type.shape)
+            elif op.kind is Kind.REDUCTION:
+                x = n.inputs[0]
+                emit_reduce(em, n, _identity_region(x.type), x.type.shape, n.attrs["axis"],
+                            n.attrs["keepdims"], n.op)
+            else:
+                op.emit["numba"](em, n)
+        if threaded:   # per-row buffers must be private: allocate them inside the loop
+            bufs = [l for l in em.pre if "np.empty(BLOCK" in l]
+            em.pre = [l for l in em.pre if l not in bufs]
+        else:
+            bufs = []
+    except Exception:
+        del em.lines[mark:]
+        em.indent, em.row, em.pre = indent0, False, []
+        for n in group:
+            for v in n.outputs:
+                em.names.pop(v.id, None)
+        raise
+    body = em.lines[mark:]
+    del em.lines[mark:]
+    em.indent, em.row = indent0, False
+    rn = em.tmp("rows")
+    em.line(f"# row group: {len(group)} kernels share one loop over dim 0")
+    em.line(f"{rn} = {rows}")
+    for l in em.pre:
+        em.line(l)
+    em.pre = []
+    em.line(f"for i0 in {'prange' if threaded else 'range'}({rn}):")
+    for l in bufs:
+        em.lines.append("    " * (indent0 + 1) + l)
+    em.lines += body
 
 
 def _work(node: Node) -> int:
