@@ -102,6 +102,21 @@ def out_dims(em: Emitter, shape, inputs) -> list[str]:
     return dims
 
 
+def invariant_elems(em: Emitter, inputs, shape, idx, inner: int) -> list[str]:
+    """Element expressions for a loop body; inputs that do not vary along dim `inner` (the
+    innermost loop) are loaded once before it, so that loop is a clean, vectorizable stream."""
+    out = []
+    for v in inputs:
+        e = elem(em, v, shape, idx)
+        j = inner - (len(shape) - v.type.ndim)
+        if v.type.ndim and (j < 0 or (v.type.shape[j] == 1 and shape[inner] != 1)):
+            h = em.tmp("h")
+            em.line(f"{h} = {e}")
+            e = h
+        out.append(e)
+    return out
+
+
 def elem(em: Emitter, v: Value, shape, idx) -> str:
     if v.type.ndim == 0:
         return em.ref(v)
@@ -145,11 +160,15 @@ def emit_elementwise(em: Emitter, node: Node, region: Graph, shape):
     outs = [em.out_array(v, shape_tuple(dnames)) for v in node.outputs]
     idx = [f"i{k}" for k in range(len(shape))]
     skip = 1 if em.row else 0   # in a row group the group's loop runs dim 0
-    open_loops(em, dnames[skip:], idx[skip:], par=not skip)
-    exprs = emit_region(em, region, [elem(em, v, shape, idx) for v in node.inputs])
+    nloops = len(shape) - skip
+    open_loops(em, dnames[skip:-1], idx[skip:-1], par=not skip)
+    args = invariant_elems(em, node.inputs, shape, idx, len(shape) - 1)
+    if nloops:
+        open_loops(em, dnames[-1:], idx[-1:], par=not skip and nloops == 1)
+    exprs = emit_region(em, region, args)
     for o, e in zip(outs, exprs):
         em.line(f"{o}[{', '.join(idx)}] = {e}")
-    close_loops(em, len(shape) - skip)
+    close_loops(em, nloops)
 
 
 # -- reductions -----------------------------------------------------------------------------------
@@ -188,8 +207,11 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
     trailing = axes == tuple(range(r - len(axes), r))
     kept_shape = shape_tuple([dn[d] for d in kept])
 
+    args = None   # element expressions, set before the innermost loop (invariant_elems)
+
     def body():
-        exprs = emit_region(em, region, [elem(em, v, shape, idx) for v in node.inputs])
+        exprs = emit_region(em, region, args if args is not None else
+                            [elem(em, v, shape, idx) for v in node.inputs])
         for v, e in zip(stored, exprs[1:]):
             em.line(f"{em.ref(v)}[{', '.join(idx)}] = {e}")
         return exprs[0]
@@ -242,6 +264,8 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
         em.line(f"{flat} = 0")
     outer_red, last = inner[:-1], inner[-1] if inner else None
     open_loops(em, [dn[d] for d in outer_red], [idx[d] for d in outer_red])
+    if last is not None:
+        args = invariant_elems(em, node.inputs, shape, idx, last)
     start, stop = (lo, hi) if chunked else ("0", dn[last] if last is not None else None)
     direct = _direct_input(node, region, shape, last, acc_dt) if last is not None else None
     if last is not None and block:
