@@ -190,10 +190,14 @@ class Function:
         run, n = entry.run, tr.graph.meta["n_outputs"]
         if (tr.captures or tr.written or tr.weak_int_checks or getattr(tr, "var_updates", None)
                 or entry.lowered.backend != "numba"):
+            sigs = entry.capture_sigs
+
             def fast(a):
-                if tr.captures and not self._captures_match(entry):
-                    return _MISS   # a captured array changed type: the full path retraces
-                return self._run(entry, list(a))
+                caps = [c.get() for c in tr.captures]   # each read once per call
+                for c, (dt, shape) in zip(caps, sigs):
+                    if type(c) is not np.ndarray or c.dtype != dt or c.shape != shape:
+                        return _MISS   # a captured array changed type: the full path retraces
+                return self._run(entry, list(a), caps)
         elif tr.graph.out_tree == "*" and n == 1 and len(tr.graph.results) == 1:
             if tr.out_scalar[0] and tr.graph.results[0].type.ndim == 0:
                 fast = lambda a: run(*a)[0][()]      # noqa: E731
@@ -227,19 +231,21 @@ class Function:
                 return False
         return True
 
-    def _run(self, entry, leaves):
+    def _run(self, entry, leaves, caps=None):
         tr = entry.traced
         for i, dt in tr.weak_int_checks:
             dt.type(leaves[i])   # NumPy's own OverflowError for a Python int that does not fit
         inputs = list(leaves)
-        inputs += [c.get() for c in tr.captures]
+        inputs += [c.get() for c in tr.captures] if caps is None else caps
         if tr.written:
             _check_overlap(leaves, tr.written)
         outs = entry.run(*inputs)
         n = tr.graph.meta["n_outputs"]
         for i, o in zip(tr.written, outs[n:]):
             leaves[i][...] = o
-        results = [_finish(o, s, inputs) for o, s in zip(outs[:n], tr.out_scalar)]
+        fresh = entry.lowered.backend == "numba"   # Numba results never alias inputs
+        results = [_finish(o, s, inputs) if not fresh or s else o
+                   for o, s in zip(outs[:n], tr.out_scalar)]
         if tr.var_updates:   # after every result is computed (and copied): all or nothing
             write_back(tr.captures, tr.var_updates, outs[n + len(tr.written):])
         return unflatten(tr.graph.out_tree, results, tr.out_statics)

@@ -473,9 +473,9 @@ def write_back(captures, indices, outs) -> None:
         if v is None:
             raise StateError(f"Variable {captures[k].label} is no longer reachable", loc=None)
         pairs.append((v, o))
+    own = {id(w._value) for w, _ in pairs}
     for i, (v, o) in enumerate(pairs):
-        if type(o) is np.ndarray and (o.base is not None and type(o.base) is np.ndarray or
-                                      any(o is w._value for w, _ in pairs)):
+        if type(o) is np.ndarray and (type(o.base) is np.ndarray or id(o) in own):
             if any(np.may_share_memory(o, w._value) for w, _ in pairs):
                 pairs[i] = (v, o.copy())
     for v, o in pairs:
