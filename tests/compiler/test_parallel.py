@@ -135,10 +135,10 @@ def test_threads_calling_threaded_code_at_once(threaded):
 
 def test_large_outputs_on_threads(threaded):
     """Outputs of 1 MiB or more are pre-faulted by a threaded page-touch loop first."""
-    x = np.linspace(-50, 50, 300_001).reshape(3, -1)
+    x = np.linspace(-50, 50, 300_000).reshape(3, -1)
     fn = ef.function(lambda x: (np.sin(x) * 2 + 1, (x * x).sum(axis=1)), parallel=True)
     low = fn.lower(x)
     assert "prange(" in low.parallel_source
     got = _both_thread_counts(fn, x)
-    assert_same(got[0], np.sin(x) * 2 + 1, ulp=4)
+    assert_same(got[0], np.sin(x) * 2 + 1, ulp=4, atol=1e-14)   # 2*sin+1 cancels near -0.5
     assert_same(got[1], (x * x).sum(axis=1), atol=reduction_tolerance(x * x))
