@@ -28,3 +28,14 @@ def test_example_runs(name, tmp_path):
 def test_every_example_is_tested():
     assert set(EXAMPLES) == {f for f in os.listdir(os.path.join(ROOT, "examples"))
                              if f.endswith(".py")}
+
+
+@pytest.mark.numba
+def test_demo_command_runs(tmp_path):
+    """The README's main job: `eagerflow demo` (run here as python -m eagerflow.cli demo)."""
+    env = dict(os.environ, EAGERFLOW_CACHE_DIR=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, "-m", "eagerflow.cli", "demo"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for stage in ("== traced IR ==", "== optimized IR ==", "== generated source", "eager NumPy"):
+        assert stage in out.stdout
