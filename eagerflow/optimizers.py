@@ -78,7 +78,8 @@ class Optimizer:
         return lr
 
     def _update(self, var, grad, slots, t):
-        raise NotImplementedError
+        """Abstract: each optimizer (SGD, Adam) writes its update rule here."""
+        raise NotImplementedError(f"{type(self).__name__} must define _update")
 
     def named_variables(self) -> list[tuple[str, Variable]]:
         """The optimizer's state, for checkpoints: "iterations", then "<var name>/<slot>" in the
