@@ -526,13 +526,29 @@ def _kcos(hi, lo):
 
 
 @njit(**_OPTS)
-def ef_sin_f64(x):
-    _always_inline()
-    hi, lo, q = _trig_reduce(x)
+def _sin_q(hi, lo, q):
+    """sin of q*pi/2 + (hi + lo); also cos (q + 1) and, below, tan."""
     s = _ksin(hi, lo)
     c = _kcos(hi, lo)
     y = c if (q == 1.0) | (q == 3.0) else s
-    y = -y if q >= 2.0 else y
+    return -y if q >= 2.0 else y
+
+
+@njit(**_OPTS)
+def _tan_q(hi, lo, q):
+    s = _ksin(hi, lo)
+    c = _kcos(hi, lo)
+    odd = (q == 1.0) | (q == 3.0)
+    num = -c if odd else s
+    den = s if odd else c
+    return num / den
+
+
+@njit(**_OPTS)
+def ef_sin_f64(x):
+    _always_inline()
+    hi, lo, q = _trig_reduce(x)
+    y = _sin_q(hi, lo, q)
     y = x if x == 0.0 else y
     return y if _fabs(x) < _INF else x - x
 
@@ -541,10 +557,7 @@ def ef_sin_f64(x):
 def ef_cos_f64(x):
     _always_inline()
     hi, lo, q = _trig_reduce(x)
-    s = _ksin(hi, lo)
-    c = _kcos(hi, lo)
-    y = s if (q == 1.0) | (q == 3.0) else c
-    y = -y if (q == 1.0) | (q == 2.0) else y
+    y = _sin_q(hi, lo, q + 1.0 if q != 3.0 else 0.0)
     return y if _fabs(x) < _INF else x - x
 
 
@@ -552,14 +565,73 @@ def ef_cos_f64(x):
 def ef_tan_f64(x):
     _always_inline()
     hi, lo, q = _trig_reduce(x)
-    s = _ksin(hi, lo)
-    c = _kcos(hi, lo)
-    odd = (q == 1.0) | (q == 3.0)
-    num = -c if odd else s
-    den = s if odd else c
-    y = num / den
+    y = _tan_q(hi, lo, q)
     y = x if x == 0.0 else y
     return y if _fabs(x) < _INF else x - x
+
+
+# Fast path: Cody-Waite reduction with pi/2 in three parts, valid for |x| < TRIG_FAST_LIMIT.
+# The code generator calls the *_fast functions in vectorized loops, ORs ef_trig_big_* of every
+# argument into a flag, and recomputes only the flagged lanes with the full functions above in a
+# fix-up loop that runs only when the flag is set (huge arguments are rare in practice).
+
+TRIG_FAST_LIMIT = 16777216.0            # 2**24: n = rint(x*2/pi) < 2**24, n*_PIO2_3 error < 2**-125
+_PIO2_1 = 1.5707963267948966
+_PIO2_2 = 6.123233995736766e-17
+_PIO2_3 = -1.4973849048591698e-33
+_TWO_OVER_PI = 0.6366197723675814
+
+
+@njit(**_OPTS)
+def _trig_reduce_fast(x):
+    """x = n*pi/2 + (hi + lo), |hi| <~ pi/4, for |x| < TRIG_FAST_LIMIT; q = n mod 4 as a float.
+    r1 = x - n*P1 is exact (fma; |x| >= pi/4 makes its granularity >= 2**-53); n*P2 is split
+    exactly, so hi + lo keeps ~2**-100 relative accuracy even next to a multiple of pi/2."""
+    _always_inline()
+    t = _fma(x, _TWO_OVER_PI, _SHIFT)
+    n = t - _SHIFT
+    r1 = _fma(-n, _PIO2_1, x)
+    p2h = n * _PIO2_2
+    p2l = _fma(n, _PIO2_2, -p2h)
+    hi, e = _two_sum(r1, -p2h)
+    lo = e - (p2l + n * _PIO2_3)
+    hi, lo = _fast_two_sum(hi, lo)
+    qf = n - 4.0 * _floor(n * 0.25)
+    return hi, lo, qf
+
+
+@njit(**_OPTS)
+def ef_trig_big_f64(x):
+    """True where the fast trigonometric path does not apply (|x| >= 2**24 or inf)."""
+    return _fabs(x) >= TRIG_FAST_LIMIT
+
+
+@njit(**_OPTS)
+def ef_sin_fast_f64(x):
+    _always_inline()
+    hi, lo, q = _trig_reduce_fast(x)
+    y = _sin_q(hi, lo, q)
+    return x if x == 0.0 else y
+
+
+@njit(**_OPTS)
+def ef_cos_fast_f64(x):
+    _always_inline()
+    hi, lo, q = _trig_reduce_fast(x)
+    return _sin_q(hi, lo, q + 1.0 if q != 3.0 else 0.0)
+
+
+@njit(**_OPTS)
+def ef_tan_fast_f64(x):
+    _always_inline()
+    hi, lo, q = _trig_reduce_fast(x)
+    y = _tan_q(hi, lo, q)
+    return x if x == 0.0 else y
+
+
+@njit(**_OPTS)
+def ef_trig_big_f32(x):
+    return _fabs(np.float64(x)) >= TRIG_FAST_LIMIT
 
 
 # --------------------------------------------------------------------------------------------
@@ -822,6 +894,9 @@ ef_log1p_f32 = _f32_unary(ef_log1p_f64)
 ef_sin_f32 = _f32_unary(ef_sin_f64)
 ef_cos_f32 = _f32_unary(ef_cos_f64)
 ef_tan_f32 = _f32_unary(ef_tan_f64)
+ef_sin_fast_f32 = _f32_unary(ef_sin_fast_f64)
+ef_cos_fast_f32 = _f32_unary(ef_cos_fast_f64)
+ef_tan_fast_f32 = _f32_unary(ef_tan_fast_f64)
 ef_sinh_f32 = _f32_unary(ef_sinh_f64)
 ef_cosh_f32 = _f32_unary(ef_cosh_f64)
 ef_tanh_f32 = _f32_unary(ef_tanh_f64)
@@ -844,4 +919,14 @@ del _n, _dt, _suf
 #: NumPy's SIMD speed); the dict exists so the generator has one place to look.
 MATH_FUNCS_FAST = dict(MATH_FUNCS)
 
-__all__ = sorted(set(MATH_FUNCS.values())) + ["MATH_FUNCS", "MATH_FUNCS_FAST"]
+#: Guarded fast variants: (ufunc name, dtype) -> (fast function, guard).  Where guard(x) is
+#: False the fast function equals the full one to within its error bound; the generator
+#: recomputes lanes where it is True with MATH_FUNCS' function (fix-up loop).
+MATH_GUARDED = {}
+for _n in ("sin", "cos", "tan"):
+    for _dt, _suf in (("float64", "f64"), ("float32", "f32")):
+        MATH_GUARDED[(_n, _dt)] = (f"ef_{_n}_fast_{_suf}", f"ef_trig_big_{_suf}")
+del _n, _dt, _suf
+
+__all__ = sorted(set(MATH_FUNCS.values()) | {n for f in MATH_GUARDED.values() for n in f}) + \
+    ["MATH_FUNCS", "MATH_FUNCS_FAST", "MATH_GUARDED"]

@@ -90,12 +90,23 @@ class Generated:
             # threaded code faults its output pages on every thread: pre-fault serial code only
             new = np.empty if src != self.canonical else _fresh
 
+            keep = [[] for _ in alloc]   # last large output per slot, for recycling
+
             def disp(*args):
                 tmp = pool.pop() if pool else [np.empty(s, d) for s, d in spec]
+                outs = []
+                for (s, d), k in zip(alloc, keep):
+                    a = k.pop() if k else None
+                    # refs: `a` and getrefcount's argument. Any other (the caller's variable, a
+                    # view's base, a Variable) means the array is still in use: allocate anew.
+                    outs.append(a if a is not None and sys.getrefcount(a) == 2 else new(s, d))
                 try:
-                    return disp0(*args, *fixed, *[new(s, d) for s, d in alloc], *tmp)
+                    return disp0(*args, *fixed, *outs, *tmp)
                 finally:
                     pool.append(tmp)
+                    for a, k in zip(outs, keep):
+                        if a.nbytes >= _TOUCH and not k:
+                            k.append(a)
             extra = ()
         scalar_out = [i for i, t in enumerate(self.result_types) if t.ndim == 0]
         dts = [t.dtype for t in self.result_types]

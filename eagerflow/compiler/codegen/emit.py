@@ -75,15 +75,28 @@ class Emitter:
         # reuses from call to call (no allocation, no page faults). Not inside control regions:
         # a loop-carried value must not share storage with its next iteration.
         self.row = False        # inside a row group: dim 0's loop is the group's (kernels.py)
+        self.row_local: set[int] = set()   # values only that group's later members read
+        self.row_bufs: list[str] = []      # allocations of their one-row buffers
+        self.threaded_row = False          # the row group's loop is a prange
+        self.guards = None      # a list while emitting a loop body that may use guarded variants
+        self.guard_fast = True
         self.pre: list[str] = []   # lines hoisted before a row group's loop
         self.scratch: dict[int, str] = {}
         self.top_level = {o.id for n in graph.nodes for o in n.outputs}
 
-    def out_array(self, v: Value, dims_expr: str) -> str:
+    def out_array(self, v: Value, dims: list[str]) -> str:
         """Name of the array a kernel stores value v into: a preallocated output, a reused
-        scratch array, or np.empty."""
+        scratch array, one row's buffer (row-local values of a row group), or np.empty."""
         name = self.define(v)
-        if v.id in self.out_candidates and v.id not in self.out_params:
+        dims_expr = "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+        if v.id in self.row_local:
+            row = "(" + ", ".join(dims[1:]) + ("," if len(dims) == 2 else "") + ")"
+            line = f"{name} = np.empty({row}, {dtype_code(v.type.dtype)})"
+            if self.threaded_row:   # private to each row's thread
+                self.row_bufs.append(line)
+            else:
+                self.hoist(line)
+        elif v.id in self.out_candidates and v.id not in self.out_params:
             self.out_params[v.id] = f"out{len(self.out_params)}"
             self.hoist(f"{name} = {self.out_params[v.id]}")
             if self.threaded and v.type.size * v.type.dtype.itemsize >= (1 << 20):
@@ -229,6 +242,13 @@ def math_funcs(fastmath: bool) -> dict:
     if fastmath and hasattr(mathlib, "MATH_FUNCS_FAST"):
         return mathlib.MATH_FUNCS_FAST
     return mathlib.MATH_FUNCS
+
+
+def math_guarded() -> dict:
+    if not _has_mathlib():
+        return {}
+    from .. import mathlib
+    return getattr(mathlib, "MATH_GUARDED", {})
 
 
 def fail(node: Node, msg: str):

@@ -18,7 +18,7 @@ import numpy as np
 from ...ir.graph import Const, Graph, Node, Value
 from ...ir.types import TensorType
 from ...ops.registry import REGISTRY, Kind
-from .emit import NB_TYPE, Emitter, cast, dtype_code, math_funcs
+from .emit import NB_TYPE, Emitter, cast, dtype_code, math_funcs, math_guarded
 
 # -- scalar expressions ---------------------------------------------------------------------------
 
@@ -46,6 +46,11 @@ def scalar_expr(em: Emitter, op, in_types, out_type, exprs) -> str:
     ld = loop[0] if loop else out_type.dtype
     uf = op.numpy[0] if op.numpy else None
     fname = math_funcs(em.fastmath).get((uf.__name__, ld.name)) if isinstance(uf, np.ufunc) else None
+    if fname and em.guards is not None:
+        guarded = math_guarded().get((uf.__name__, ld.name))
+        if guarded:   # fast variant; the caller adds a fix-up loop for lanes the guard flags
+            fname = guarded[0] if em.guard_fast else fname
+            em.guards.append(f"{guarded[1]}({casted[0]})")
     if fname:
         tmpl = fname + "(" + ", ".join("{%d}" % i for i in range(len(exprs))) + ")"
     else:
@@ -93,7 +98,8 @@ def out_dims(em: Emitter, shape, inputs) -> list[str]:
         for v in inputs:
             off = len(shape) - v.type.ndim
             j = d - off
-            if j >= 0 and v.type.shape[j] != 1 and not isinstance(v, Const):
+            if j >= 0 and v.type.shape[j] != 1 and not isinstance(v, Const) and \
+                    v.id not in em.row_local:
                 expr = f"{em.ref(v)}.shape[{j}]"
                 break
         if expr is None:
@@ -123,6 +129,8 @@ def elem(em: Emitter, v: Value, shape, idx) -> str:
     off = len(shape) - v.type.ndim
     ix = ["0" if v.type.shape[j] == 1 and shape[off + j] != 1 else idx[off + j]
           for j in range(v.type.ndim)]
+    if v.id in em.row_local:   # one row's buffer: the group's loop picks the row
+        ix = ix[1:]
     return f"{em.ref(v)}[{', '.join(ix)}]"
 
 
@@ -157,18 +165,46 @@ def emit_elementwise(em: Emitter, node: Node, region: Graph, shape):
     dnames = [em.tmp("d") for _ in dims]
     for n, d in zip(dnames, dims):
         em.hoist(f"{n} = {d}")
-    outs = [em.out_array(v, shape_tuple(dnames)) for v in node.outputs]
+    outs = [em.out_array(v, dnames) for v in node.outputs]
     idx = [f"i{k}" for k in range(len(shape))]
     skip = 1 if em.row else 0   # in a row group the group's loop runs dim 0
     nloops = len(shape) - skip
     open_loops(em, dnames[skip:-1], idx[skip:-1], par=not skip)
     args = invariant_elems(em, node.inputs, shape, idx, len(shape) - 1)
     if nloops:
+        at = len(em.lines)
         open_loops(em, dnames[-1:], idx[-1:], par=not skip and nloops == 1)
+        em.guards, em.guard_fast = [], True
     exprs = emit_region(em, region, args)
-    for o, e in zip(outs, exprs):
-        em.line(f"{o}[{', '.join(idx)}] = {e}")
+    for v, e in zip(node.outputs, exprs):
+        em.line(f"{elem(em, v, shape, idx)} = {e}")
+    guards, em.guards = em.guards, None
+    if guards:
+        def store(exprs):
+            for v, e in zip(node.outputs, exprs):
+                em.line(f"{elem(em, v, shape, idx)} = {e}")
+        fixup(em, at, guards, lambda: open_loops(em, dnames[-1:], idx[-1:]), region, args, store)
     close_loops(em, nloops)
+
+
+def fixup(em: Emitter, at: int, guards, reopen, region, args, store):
+    """Close the fast innermost loop (opened at line `at`) with a count of flagged lanes, and add
+    a loop that runs when it is nonzero and recomputes just those lanes with the full functions."""
+    flag = em.tmp("big")
+    em.lines.insert(at, "    " * (em.indent - 1) + f"{flag} = 0")
+    em.line(f"{flag} += {' | '.join(guards)}")
+    em.indent -= 1
+    em.line(f"if {flag}:")
+    em.indent += 1
+    reopen()
+    em.guards, em.guard_fast = [], False
+    exprs = emit_region(em, region, args)
+    guards, em.guards = em.guards, None
+    em.line(f"if {' | '.join(guards)}:")
+    em.indent += 1
+    store(exprs)
+    em.indent -= 3
+    em.indent += 1   # back inside the enclosing loop level the caller closes
 
 
 # -- reductions -----------------------------------------------------------------------------------
@@ -199,7 +235,7 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
     for n, d in zip(dn, dims):
         em.hoist(f"{n} = {d}")
     for v in stored:
-        em.out_array(v, shape_tuple(dn))
+        em.out_array(v, dn)
     idx = [f"i{k}" for k in range(r)]
     val_type = region.results[0].type.dtype
     acc_dt = res.type.dtype
@@ -209,11 +245,13 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
 
     args = None   # element expressions, set before the innermost loop (invariant_elems)
 
+    store_at = {}   # stored output -> element expression, when set (block views)
+
     def body():
         exprs = emit_region(em, region, args if args is not None else
                             [elem(em, v, shape, idx) for v in node.inputs])
         for v, e in zip(stored, exprs[1:]):
-            em.line(f"{em.ref(v)}[{', '.join(idx)}] = {e}")
+            em.line(f"{store_at.get(v.id) or elem(em, v, shape, idx)} = {e}")
         return exprs[0]
 
     if not index_kind and not trailing:
@@ -274,15 +312,41 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
         em.indent += 1
         em.line(f"{m} = min(BLOCK, {stop} - {jb})")
         if direct is not None and not stored:   # reduce the input's own row: no copy
-            row = ", ".join(idx[d] for d in range(r - 1))
-            src = f"{em.ref(direct)}[{row + ', ' if row else ''}{jb}:{jb} + {m}]"
+            src = block_views(em, [direct], [None], shape, idx, jb, m, "")[0][:-2]
         else:
+            src = buf
+            if last == r - 1:
+                # index per-block slices with jj: `x[i0, jb + jj]` costs wrap-around checks
+                # that keep the loop from vectorizing well (about 1.5x slower measured)
+                args = block_views(em, node.inputs, args, shape, idx, jb, m, jj)
+                views = block_views(em, stored, [None] * len(stored), shape, idx, jb, m, jj)
+                store_at.update((v.id, e) for v, e in zip(stored, views))
+                same = [e for v, e, rv in zip(stored, views, region.results[1:])
+                        if rv is region.results[0] and v.type.dtype == acc_dt]
+                if same:   # the reduced value is also stored: sum the stored block
+                    src = same[0][:-len(f"[{jj}]")]
+            at = len(em.lines)
             em.line(f"for {jj} in range({m}):")
             em.indent += 1
             em.line(f"{idx[last]} = {jb} + {jj}")
-            em.line(f"{buf}[{jj}] = {cast(body(), val_type, acc_dt)}")
+            em.guards, em.guard_fast = [], True
+            x = body()
+            if src == buf:
+                em.line(f"{buf}[{jj}] = {cast(x, val_type, acc_dt)}")
+            guards, em.guards = em.guards, None
+            if guards:
+                def store(exprs):
+                    for v, e in zip(stored, exprs[1:]):
+                        em.line(f"{store_at.get(v.id) or elem(em, v, shape, idx)} = {e}")
+                    if src == buf:
+                        em.line(f"{buf}[{jj}] = {cast(exprs[0], val_type, acc_dt)}")
+
+                def reopen():
+                    em.line(f"for {jj} in range({m}):")
+                    em.indent += 1
+                    em.line(f"{idx[last]} = {jb} + {jj}")
+                fixup(em, at, guards, reopen, region, args, store)
             em.indent -= 1
-            src = buf
         blk = f"{block}({src}, {m}, {_identity(rop, acc_dt)})"
         em.line(f"{acc} = {_combine(rop, acc, blk, acc_dt)}")
         em.indent -= 1
@@ -317,6 +381,24 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
                    scalar=scalar)
     if res.type.ndim:
         em.fresh.add(res.id)
+
+
+def block_views(em: Emitter, values, exprs, shape, idx, start, m, j) -> list[str]:
+    """Element expressions `view[j]` over per-block slices `v[i0, .., start:start + m]` for the
+    values that vary along the innermost dim; the others keep their expression."""
+    out = []
+    last = len(shape) - 1
+    for v, e in zip(values, exprs):
+        k = v.type.ndim - 1
+        if k < 0 or (v.type.shape[k] == 1 and shape[last] != 1):
+            out.append(e)
+            continue
+        ix = elem(em, v, shape, idx)[len(em.ref(v)) + 1:-1].split(", ")
+        ix[-1] = f"{start}:{start} + {m}"
+        name = em.tmp("sv")
+        em.line(f"{name} = {em.ref(v)}[{', '.join(ix)}]")
+        out.append(f"{name}[{j}]")
+    return out
 
 
 def _direct_input(node, region, shape, last, acc_dt):
@@ -582,6 +664,8 @@ def emit_row_group(em: Emitter, group):
     rows = out_dims(em, _row_shape(first), first.inputs)[0]
     threaded = em.parallel and max(_work(n) for n in group) >= em.par_min
     em.row, em.pre = True, []
+    em.row_local, em.row_bufs = _row_local(em.graph, group), []
+    em.threaded_row = threaded
     em.indent += 1
     try:
         for n in group:
@@ -597,13 +681,14 @@ def emit_row_group(em: Emitter, group):
             else:
                 op.emit["numba"](em, n)
         if threaded:   # per-row buffers must be private: allocate them inside the loop
-            bufs = [l for l in em.pre if "np.empty(BLOCK" in l]
+            bufs = [l for l in em.pre if "np.empty(BLOCK" in l] + em.row_bufs
             em.pre = [l for l in em.pre if l not in bufs]
         else:
             bufs = []
     except Exception:
         del em.lines[mark:]
         em.indent, em.row, em.pre = indent0, False, []
+        em.row_local, em.row_bufs = set(), []
         for n in group:
             for v in n.outputs:
                 em.names.pop(v.id, None)
@@ -611,6 +696,7 @@ def emit_row_group(em: Emitter, group):
     body = em.lines[mark:]
     del em.lines[mark:]
     em.indent, em.row = indent0, False
+    em.row_local, em.row_bufs = set(), []
     rn = em.tmp("rows")
     em.line(f"# row group: {len(group)} kernels share one loop over dim 0")
     em.line(f"{rn} = {rows}")
@@ -621,6 +707,25 @@ def emit_row_group(em: Emitter, group):
     for l in bufs:
         em.lines.append("    " * (indent0 + 1) + l)
     em.lines += body
+
+
+def _row_local(graph: Graph, group) -> set[int]:
+    """Values of a row group that only its later members read: each row's values are used up
+    within the same iteration, so one row's buffer (in cache) replaces the whole array."""
+    members = {id(n) for n in group}
+    users: dict[int, set] = {}
+    for n in graph.walk():
+        for v in n.inputs:
+            users.setdefault(v.id, set()).add(id(n))
+    results = {v.id for v in graph.results}
+    out = set()
+    for n in group:
+        reduces = REGISTRY[n.op].kind is Kind.REDUCTION or "reduce" in n.attrs
+        for v in n.outputs[1:] if reduces else n.outputs:
+            if v.type.ndim >= 2 and v.type.shape[0] != 1 and v.id not in results and \
+                    users.get(v.id) and users[v.id] <= members:
+                out.add(v.id)
+    return out
 
 
 def _work(node: Node) -> int:
