@@ -634,6 +634,32 @@ def ef_trig_big_f32(x):
     return _fabs(np.float64(x)) >= TRIG_FAST_LIMIT
 
 
+@njit(**_OPTS)
+def ef_div_by_f64(x, y):
+    """x / y, correctly rounded, for a y that is the same for the whole loop (1/y is hoisted out
+    of it) and lanes where ef_div_by_bad_f64 is False: q = x*RN(1/y) is within an ulp, the
+    remainder x - q*y is exact, and one fma correction rounds correctly (Markstein's theorem)."""
+    _always_inline()
+    r = 1.0 / y
+    q = x * r
+    e = _fma(-q, y, x)
+    return q if e == 0.0 else _fma(e, r, q)
+
+
+_DIV_LO = 2.0 ** -400     # |x| and |y| in [2**-400, 2**400]: q within 2**+-800 is far from
+_DIV_HI = 2.0 ** 400      # overflow, and the remainder x - q*y (~2**-53 |x|) from underflow
+
+
+@njit(**_OPTS)
+def ef_div_by_bad_f64(x, y):
+    """Lanes ef_div_by_f64 does not cover: NaN, inf, huge or tiny operands (x = 0 is covered).
+    The test on y is loop-invariant and hoisted; per element it is two compares on |x|."""
+    ay = _fabs(y)
+    ax = _fabs(x)
+    ok_y = (ay >= _DIV_LO) & (ay <= _DIV_HI)
+    return not (ok_y & (((ax >= _DIV_LO) & (ax <= _DIV_HI)) | (x == 0.0)))
+
+
 # --------------------------------------------------------------------------------------------
 # hyperbolic functions
 # --------------------------------------------------------------------------------------------
@@ -928,5 +954,6 @@ for _n in ("sin", "cos", "tan"):
         MATH_GUARDED[(_n, _dt)] = (f"ef_{_n}_fast_{_suf}", f"ef_trig_big_{_suf}")
 del _n, _dt, _suf
 
-__all__ = sorted(set(MATH_FUNCS.values()) | {n for f in MATH_GUARDED.values() for n in f}) + \
+__all__ = sorted(set(MATH_FUNCS.values()) | {n for f in MATH_GUARDED.values() for n in f} |
+                 {"ef_div_by_f64", "ef_div_by_bad_f64"}) + \
     ["MATH_FUNCS", "MATH_FUNCS_FAST", "MATH_GUARDED"]

@@ -161,3 +161,36 @@ def test_recycled_outputs_from_threads():
     for t in ts:
         t.join()
     assert not errors
+
+
+special = st.sampled_from([0.0, -0.0, math.inf, -math.inf, math.nan, 5e-324, 1e-310, 2.0 ** -400,
+                           2.0 ** 400, 1.7e308, -1e-300, 1.0, -3.0, 1e-120, 7e150])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), special),
+                min_size=1, max_size=80),
+       st.one_of(st.floats(allow_nan=True, allow_infinity=True), special))
+def test_division_by_invariant_is_correctly_rounded(xs, y):
+    """x / y with y fixed for the loop goes through a reciprocal and an fma correction: the
+    result must be NumPy's, bit for bit, including signs of zero and every special value."""
+    x = np.array(xs, np.float64)
+    with np.errstate(all="ignore"):
+        want = x / y
+        got = ef.function(lambda x, y: x / y)(x, y)
+        got_rows = ef.function(lambda x, y: x / y[:, None])(np.stack([x, x]), np.array([y, 2.0]))
+        want_rows = np.stack([x, x]) / np.array([y, 2.0])[:, None]
+    for g, w in ((got, want), (got_rows, want_rows)):
+        np.testing.assert_array_equal(g, w)
+        assert np.array_equal(np.signbit(g), np.signbit(w))
+
+
+def test_division_by_invariant_in_source_and_fixup_rows():
+    f = ef.function(_softmax)
+    x = np.random.default_rng(5).standard_normal((6, 400))
+    assert "ef_div_by_f64" in f.lower(x).source
+    x[3, :200] = -900.0                  # exp underflows to subnormals and zeros in that row
+    np.testing.assert_allclose(f(x), _softmax(x), rtol=1e-13, atol=1e-300)
+    x32 = x.astype(np.float32)           # float32 keeps plain division
+    src = ef.function(_softmax).lower(x32).source
+    assert "ef_div_by" not in src

@@ -79,6 +79,7 @@ class Emitter:
         self.row_bufs: list[str] = []      # allocations of their one-row buffers
         self.threaded_row = False          # the row group's loop is a prange
         self.guards = None      # a list while emitting a loop body that may use guarded variants
+        self.invariant: set[str] = set()   # expressions constant within the innermost loop
         self.guard_fast = True
         self.pre: list[str] = []   # lines hoisted before a row group's loop
         self.scratch: dict[int, str] = {}

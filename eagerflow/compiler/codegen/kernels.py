@@ -51,6 +51,12 @@ def scalar_expr(em: Emitter, op, in_types, out_type, exprs) -> str:
         if guarded:   # fast variant; the caller adds a fix-up loop for lanes the guard flags
             fname = guarded[0] if em.guard_fast else fname
             em.guards.append(f"{guarded[1]}({casted[0]})")
+    inv = op.extra.get("numba_invariant")
+    if inv and em.guards is not None and ld.name in inv[1] and exprs[inv[0]] in em.invariant:
+        fast, guard = inv[1][ld.name]    # a variant for a loop-invariant operand, with its guard
+        em.guards.append(guard.format(*casted))
+        if em.guard_fast:
+            return f"{dtype_code(out_type.dtype)}({fast.format(*casted)})"
     if fname:
         tmpl = fname + "(" + ", ".join("{%d}" % i for i in range(len(exprs))) + ")"
     else:
@@ -72,11 +78,13 @@ def emit_region(em: Emitter, region: Graph, arg_exprs) -> list[str]:
 
     for n in region.nodes:
         op = REGISTRY[n.op]
-        expr = scalar_expr(em, op, [v.type for v in n.inputs], n.outputs[0].type,
-                           [ref(v) for v in n.inputs])
+        refs = [ref(v) for v in n.inputs]
+        expr = scalar_expr(em, op, [v.type for v in n.inputs], n.outputs[0].type, refs)
         name = em.tmp("e")
         em.line(f"{name} = {expr}")
         env[n.outputs[0].id] = name
+        if all(isinstance(v, Const) or r in em.invariant for v, r in zip(n.inputs, refs)):
+            em.invariant.add(name)
     return [ref(v) for v in region.results]
 
 
@@ -119,6 +127,8 @@ def invariant_elems(em: Emitter, inputs, shape, idx, inner: int) -> list[str]:
             h = em.tmp("h")
             em.line(f"{h} = {e}")
             e = h
+        if not v.type.ndim or e.startswith("h"):
+            em.invariant.add(e)
         out.append(e)
     return out
 
@@ -696,6 +706,7 @@ def emit_row_group(em: Emitter, group):
     body = em.lines[mark:]
     del em.lines[mark:]
     em.indent, em.row = indent0, False
+    prefetch = _row_prefetches(em, group)
     em.row_local, em.row_bufs = set(), []
     rn = em.tmp("rows")
     em.line(f"# row group: {len(group)} kernels share one loop over dim 0")
@@ -704,9 +715,27 @@ def emit_row_group(em: Emitter, group):
         em.line(l)
     em.pre = []
     em.line(f"for i0 in {'prange' if threaded else 'range'}({rn}):")
-    for l in bufs:
+    for l in bufs + prefetch:
         em.lines.append("    " * (indent0 + 1) + l)
     em.lines += body
+
+
+def _row_prefetches(em: Emitter, group) -> list[str]:
+    """Prefetch the next row of each array the group reads and the row it writes (rt.py)."""
+    rows = _row_shape(group[0])[0]
+    produced = {v.id for n in group for v in n.outputs}
+    reads, writes = {}, {}
+    for n in group:
+        for v in n.inputs:
+            if v.id not in produced and not isinstance(v, Const) and v.type.ndim >= 2 and \
+                    v.type.shape[0] == rows:
+                reads.setdefault(v.id, em.ref(v))
+        reduces = REGISTRY[n.op].kind is Kind.REDUCTION or "reduce" in n.attrs
+        for v in n.outputs[1:] if reduces else n.outputs:
+            if v.type.ndim >= 2 and v.type.shape[0] == rows and v.id not in em.row_local:
+                writes.setdefault(v.id, em.ref(v))
+    return [f"ef_prefetch_row({r}, i0 + 1)" for r in reads.values()] + \
+        [f"ef_prefetch_row_w({w}, i0)" for w in writes.values()]
 
 
 def _row_local(graph: Graph, group) -> set[int]:
