@@ -299,6 +299,28 @@ def ef_exp_f64(x):
     return x if x != x else y
 
 
+EXP_FAST_LIMIT = 708.0   # |x| <= 708: 2**k is a normal number and exp(x) neither over- nor underflows
+
+
+@njit(**_OPTS)
+def ef_exp_fast_f64(x):
+    """exp for |x| <= EXP_FAST_LIMIT (NaN propagates): no clamps, one scaling multiply. Equal to
+    ef_exp_f64 there; larger |x| and inf are flagged by ef_exp_big_f64 (fix-up loop)."""
+    _always_inline()
+    kf, ki, r = _exp_reduce(x)
+    return (1.0 + _expm1_small(r)) * _pow2i(ki)
+
+
+@njit(**_OPTS)
+def ef_exp_big_f64(x):
+    return _fabs(x) > EXP_FAST_LIMIT
+
+
+@njit(**_OPTS)
+def ef_exp_big_f32(x):
+    return _fabs(np.float64(x)) > EXP_FAST_LIMIT
+
+
 @njit(**_OPTS)
 def ef_exp2_f64(x):
     _always_inline()
@@ -921,6 +943,7 @@ ef_sin_f32 = _f32_unary(ef_sin_f64)
 ef_cos_f32 = _f32_unary(ef_cos_f64)
 ef_tan_f32 = _f32_unary(ef_tan_f64)
 ef_sin_fast_f32 = _f32_unary(ef_sin_fast_f64)
+ef_exp_fast_f32 = _f32_unary(ef_exp_fast_f64)
 ef_cos_fast_f32 = _f32_unary(ef_cos_fast_f64)
 ef_tan_fast_f32 = _f32_unary(ef_tan_fast_f64)
 ef_sinh_f32 = _f32_unary(ef_sinh_f64)
@@ -952,6 +975,8 @@ MATH_GUARDED = {}
 for _n in ("sin", "cos", "tan"):
     for _dt, _suf in (("float64", "f64"), ("float32", "f32")):
         MATH_GUARDED[(_n, _dt)] = (f"ef_{_n}_fast_{_suf}", f"ef_trig_big_{_suf}")
+for _dt, _suf in (("float64", "f64"), ("float32", "f32")):
+    MATH_GUARDED[("exp", _dt)] = (f"ef_exp_fast_{_suf}", f"ef_exp_big_{_suf}")
 del _n, _dt, _suf
 
 __all__ = sorted(set(MATH_FUNCS.values()) | {n for f in MATH_GUARDED.values() for n in f} |
