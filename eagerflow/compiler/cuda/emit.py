@@ -23,6 +23,8 @@ Conventions of the generated code (docs/gpu.md):
   an elementwise kernel over the product.
 - other ops: their NumPy implementation on the host (`ef_host`: device -> host -> device),
   visible as such in the source.
+- control flow (`cond`, `while`): host `if`/`while` on a predicate read back from the device,
+  running the regions' nodes through these same emitters (cuda/control.py).
 """
 from __future__ import annotations
 
@@ -171,7 +173,7 @@ class CudaEmitter(Emitter):
         self.fresh.add(v.id)
         return name
 
-    def kernel(self, prefix="k") -> "Kernel":
+    def kernel(self, prefix="kern") -> "Kernel":   # "k0", "k1"... name array constants
         self.nk += 1
         return Kernel(self, f"{prefix}{self.nk}")
 
@@ -786,16 +788,15 @@ def emit_matmul(em: CudaEmitter, node: Node, region: Graph | None):
 
 def emit_host(em: CudaEmitter, node: Node):
     if node.regions:
-        raise CompileError(f"cannot generate CUDA code for {node.op}: ops with regions "
-                           "(control flow) are not supported by the cuda backend yet",
-                           loc=node.loc)
+        raise CompileError(f"cannot generate CUDA code for {node.op}: its regions have no "
+                           "cuda form; use backend=\"numba\" for this function", loc=node.loc)
     args = tup(em.ref(v) for v in node.inputs) if node.inputs else "()"
     outs = [em.out(v) for v in node.outputs]
     attrs = "{" + ", ".join(f"{k!r}: {py_literal(v)}" for k, v in node.attrs.items()) + "}"
     types = tup(_np(v.type.dtype) for v in node.outputs)
     ndims = tup(str(v.type.ndim) for v in node.inputs) if node.inputs else "()"
-    em.line(f"{', '.join(outs)}, = ef_host({node.op!r}, {attrs}, {types}, {args}, {ndims})"
-            "   # on the host")
+    lhs = f"{', '.join(outs)}, = " if outs else ""   # print has no outputs
+    em.line(f"{lhs}ef_host({node.op!r}, {attrs}, {types}, {args}, {ndims})   # on the host")
     for v in node.outputs:
         em.rep[v.id] = "dev" if v.type.ndim else "dev0"
 
@@ -813,6 +814,9 @@ def emit_reshape(em: CudaEmitter, node: Node):
 # -- dispatch ----------------------------------------------------------------------------------
 
 def emit_node(em: CudaEmitter, node: Node, grouped=True):
+    if node.op in ("cond", "while"):   # on the host, launching their regions' kernels
+        from .control import emit_cond, emit_while
+        return (emit_cond if node.op == "cond" else emit_while)(em, node)
     op = REGISTRY[node.op]
     mark = len(em.lines), len(em.kernels), em.indent
     try:
@@ -896,10 +900,9 @@ def _inputs_ok(node, made, shape):
 
 # -- module ------------------------------------------------------------------------------------
 
-def generate_source(graph: Graph) -> tuple[str, CudaEmitter]:
-    em = CudaEmitter(graph)
-    em._results = {v.id for v in graph.results}
-    params = [em.define(p, f"p{i}_{_safe(p.name)}") for i, p in enumerate(graph.params)]
+def emit_nodes(em: CudaEmitter, graph: Graph):
+    """The host code for a graph's nodes (the function, or a control-flow region): row programs
+    where they form, else one emitter per node."""
     uses: dict[int, list] = {}
     for n in graph.nodes:
         for v in n.inputs:
@@ -913,6 +916,13 @@ def generate_source(graph: Graph) -> tuple[str, CudaEmitter]:
         else:
             em.comment_node(item)
             emit_node(em, item)
+
+
+def generate_source(graph: Graph) -> tuple[str, CudaEmitter]:
+    em = CudaEmitter(graph)
+    em._results = {v.id for v in graph.results}
+    params = [em.define(p, f"p{i}_{_safe(p.name)}") for i, p in enumerate(graph.params)]
+    emit_nodes(em, graph)
     results, seen = [], set()
     for v in graph.results:
         name = em.ref(v)

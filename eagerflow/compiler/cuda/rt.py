@@ -31,7 +31,7 @@ __all__ = ["cuda", "libdevice", "np", "math", "EF_B", "EF_SHMAX", "EF_SHFL",
            "ef_sign_f32", "ef_sign_f64", "ef_floordiv_f32", "ef_floordiv_f64",
            "ef_mod_f32", "ef_mod_f64", "ef_logaddexp_f32", "ef_logaddexp_f64",
            "ef_empty", "ef_grid", "ef_rgrid", "ef_rows_grid", "ef_contig", "ef_ravel",
-           "ef_reshape", "ef_copy", "ef_scalar_dev", "ef_host", "ef_matmul", "ef_prod"]
+           "ef_reshape", "ef_copy", "ef_scalar_dev", "ef_pred", "ef_host", "ef_matmul", "ef_prod"]
 
 SIMULATOR = bool(getattr(cuda, "simulator_init", None)) or type(cuda).__name__ == "FakeCUDAModule"
 try:
@@ -336,6 +336,14 @@ def ef_copy(x):
 
 def ef_scalar_dev(x, dtype):
     return to_device(np.asarray(x, dtype))
+
+
+def ef_pred(x) -> bool:
+    """A 0-d predicate of `cond`/`while` on the host. A device value is copied back: one
+    element, but the copy waits for every kernel queued before it (docs/gpu.md)."""
+    if hasattr(x, "copy_to_host"):
+        return bool(x.copy_to_host()[0])
+    return bool(x)
 
 
 def to_device(a):
