@@ -107,8 +107,9 @@ def _layernorm(x):
 def test_row_groups_with_row_buffers(x, parallel):
     for fn in (_softmax, _layernorm):
         f = ef.function(fn, parallel=parallel)
-        # layernorm of a near-constant row divides rounding noise by sqrt(1e-5)
-        rtol, atol = (1e-4, 2e-3) if x.dtype == np.float32 else (1e-10, 1e-10)
+        # layernorm of a near-constant row divides the mean's rounding noise (a few float32 ulp
+        # of |x| <= 30, ~1e-5) by sqrt(1e-5)
+        rtol, atol = (1e-4, 2e-2) if x.dtype == np.float32 else (1e-10, 1e-10)
         np.testing.assert_allclose(f(x), fn(x), rtol=rtol, atol=atol)
 
 
@@ -196,3 +197,25 @@ def test_division_by_invariant_in_source_and_fixup_rows():
     x32 = x.astype(np.float32)           # float32 keeps plain division
     src = ef.function(_softmax).lower(x32).source
     assert "ef_div_by" not in src
+
+
+def test_loop_variables_never_shadow_constants():
+    """A full reduction's chunk loop was once named like the sixth scalar constant (`c5`): every
+    use of that constant after the loop saw the chunk index instead (a silent wrong answer)."""
+    def f(x):
+        s = x.sum()
+        return x * 1.5 + s * 2.5 - 3.5 + x * 4.5 * 5.5 + 6.5 * x + 7.5
+
+    x = np.linspace(-1, 1, 11)
+    np.testing.assert_allclose(ef.function(f)(x), f(x), rtol=1e-14)
+
+    def loss(x):
+        if x.sum() > 0:
+            y = np.sin(x) * x
+        else:
+            y = x * x
+        return ef.while_loop(lambda v: v.sum() < 10.0, lambda v: v * 1.5, y + 1.0,
+                             max_iters=8).sum()
+    x = np.array([0.3, 0.7, -0.2])
+    want = ef.function(ef.grad(loss), backend="interpreter")(x)
+    np.testing.assert_allclose(ef.function(ef.grad(loss))(x), want, rtol=1e-14)

@@ -12,6 +12,7 @@ Conventions of the generated code:
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 
@@ -80,6 +81,8 @@ class Emitter:
         self.threaded_row = False          # the row group's loop is a prange
         self.guards = None      # a list while emitting a loop body that may use guarded variants
         self.invariant: set[str] = set()   # expressions constant within the innermost loop
+        self.absorb: dict[int, list] = {}  # fused reduction -> reductions done in its loop
+        self.block_local: set[int] = set()  # stored values kept only one block at a time
         self.guard_fast = True
         self.pre: list[str] = []   # lines hoisted before a row group's loop
         self.scratch: dict[int, str] = {}
@@ -180,8 +183,8 @@ def generate_source(graph: Graph, fastmath=False, parallel=None) -> tuple[str, E
     em = Emitter(graph, fastmath, bool(parallel))
     params = [em.define(p, f"p{i}_{_safe(p.name)}") for i, p in enumerate(graph.params)]
     body_start = len(em.lines)
-    from .kernels import emit_row_group, row_groups
-    for run in row_groups(em, graph.nodes):
+    from .kernels import emit_row_group, plan_absorb, row_groups
+    for run in row_groups(em, plan_absorb(em, graph.nodes)):
         if len(run) > 1:
             emit_row_group(em, run)
             continue
@@ -198,6 +201,7 @@ def generate_source(graph: Graph, fastmath=False, parallel=None) -> tuple[str, E
     em.line(f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
     args = params + [n for n, _ in em.extra] + list(em.out_params.values()) + \
         list(em.scratch.values())
+    _check_no_shadowing(em.lines, args)
     fm = "True" if fastmath else "False"
     head = [
         f"# eagerflow generated code for @{graph.name}",
@@ -215,6 +219,18 @@ def generate_source(graph: Graph, fastmath=False, parallel=None) -> tuple[str, E
              f"def {_safe(graph.name)}({', '.join(args)}):"]
     del body_start
     return "\n".join(head + em.lines) + "\n", em
+
+
+_ASSIGNED = re.compile(r"^\s*(?:for\s+)?(\w+)\s*(?:=[^=]|\s+in\s)")
+
+
+def _check_no_shadowing(lines, args):
+    """A local named like an argument (a loop variable `c5` beside the constant `c5`) would
+    silently replace the argument's value for the rest of the function."""
+    clash = {m.group(1) for l in lines if (m := _ASSIGNED.match(l))} & set(args)
+    if clash:
+        raise CompileError(f"internal error: generated locals shadow arguments {sorted(clash)}; "
+                           "please report this with the function that caused it", loc=None)
 
 
 def _safe(name) -> str:

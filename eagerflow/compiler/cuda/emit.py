@@ -329,7 +329,7 @@ def tree(k: Kernel, sm: str, t: str, acc: str, rop, dt) -> str:
 def _shared_tree(k: Kernel, sm: str, t: str, acc: str, rop, dt, final=True) -> str:
     k.line(f"{sm}[{t}] = {acc}")
     k.line("cuda.syncthreads()")
-    s = k.tmp("s")
+    s = k.tmp("half")   # not "s": sizes are s0, s1, ...
     k.line(f"{s} = EF_B // 2")
     k.line(f"while {s} > 0:")
     k.line(f"    if {t} < {s}:")
