@@ -69,15 +69,21 @@ def _yield_expr(em: Emitter, v: Value, block: _Block | None, taken: set) -> str:
 def emit_block(em: Emitter, region: Graph, names, owned=()) -> tuple[_Block, list[str]]:
     """Emit the nodes of `region` with its block arguments bound to `names`; returns the block
     and the expressions of the yielded values (arrays copied where not owned)."""
-    from .kernels import emit_node
+    from .kernels import emit_node, plan_absorb
     _bind(em, region, names)
     _literal_divisors(em, region)
     block = _Block(region, [p.id for p, o in zip(region.params, owned) if o])
     prev = getattr(em, "_cf_block", None)
     em._cf_block = block
     try:
+        emitted = {id(n) for n in plan_absorb(em, region.nodes, region.results)}
         for i, node in enumerate(region.nodes):
             block.pos = i
+            if id(node) not in emitted:   # computed inside its producer's loop (kernels.py)
+                for v in node.outputs:
+                    if v.id in em.fresh:
+                        block.owned.add(v.id)
+                continue
             em.comment_node(node)
             if node.op == "setitem" and _inplace_setitem(em, node, block, i):
                 continue

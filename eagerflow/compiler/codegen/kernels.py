@@ -244,8 +244,11 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
     dn = [em.tmp("d") for _ in dims]
     for n, d in zip(dn, dims):
         em.hoist(f"{n} = {d}")
+    more = em.absorb.get(id(node), [])   # plain reductions of stored outputs, done per block
+    block_local = {m.inputs[0].id for m in more if m.inputs[0].id in em.block_local}
     for v in stored:
-        em.out_array(v, dn)
+        if v.id not in block_local:
+            em.out_array(v, dn)
     idx = [f"i{k}" for k in range(r)]
     val_type = region.results[0].type.dtype
     acc_dt = res.type.dtype
@@ -286,12 +289,26 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
         acc_arr = em.tmp("acc")
         em.hoist(f"{acc_arr} = np.empty({shape_tuple([dn[d] for d in outer])}, "
                  f"{dtype_code(acc_dt)})")
+    extra = []   # (node, rop, accumulator, partials array) of each absorbed reduction
+    for mn in more:
+        mrop, mdt = REGISTRY[mn.op], mn.outputs[0].type.dtype
+        marr = None
+        if chunked or outer:
+            marr = em.tmp("part" if chunked else "acc")
+            sizes = f"({nch},)" if chunked else shape_tuple([dn[d] for d in outer])
+            (em.line if chunked else em.hoist)(f"{marr} = np.empty({sizes}, {dtype_code(mdt)})")
+        extra.append((mn, mrop, em.tmp("a"), marr))
+    for v in stored:
+        if v.id in block_local:
+            em.define(v)
+            if not em.threaded:
+                em.hoist(f"{em.ref(v)} = np.empty(BLOCK, {dtype_code(v.type.dtype)})")
     block = rop.extra.get("block") if acc_dt.kind == "f" and val_type.kind == "f" and red else None
     buf = em.tmp("buf") if block else None
     if block and not em.threaded:
         em.hoist(f"{buf} = np.empty(BLOCK, {dtype_code(acc_dt)})")
     if chunked:
-        c = em.tmp("c")
+        c = em.tmp("ch")   # not "c": scalar constants are named c0, c1, ...
         open_loops(em, [nch], [c], par=True)
         lo, hi = em.tmp("lo"), em.tmp("hi")
         em.line(f"{lo} = {c} * CHUNK")
@@ -302,8 +319,13 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
                    par=not skip)
     if block and em.threaded:
         em.line(f"{buf} = np.empty(BLOCK, {dtype_code(acc_dt)})")
+        for v in stored:
+            if v.id in block_local:
+                em.line(f"{em.ref(v)} = np.empty(BLOCK, {dtype_code(v.type.dtype)})")
     acc = em.tmp("a")
     em.line(f"{acc} = {_identity(rop, acc_dt) if not index_kind else _arg_init(rop, val_type)}")
+    for mn, mrop, macc, _ in extra:
+        em.line(f"{macc} = {_identity(mrop, mn.outputs[0].type.dtype)}")
     if index_kind:
         best = em.tmp("b")
         em.line(f"{best} = {acc}")
@@ -329,7 +351,11 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
                 # index per-block slices with jj: `x[i0, jb + jj]` costs wrap-around checks
                 # that keep the loop from vectorizing well (about 1.5x slower measured)
                 args = block_views(em, node.inputs, args, shape, idx, jb, m, jj)
-                views = block_views(em, stored, [None] * len(stored), shape, idx, jb, m, jj)
+                whole = [v for v in stored if v.id not in block_local]
+                views = dict(zip(whole, block_views(em, whole, [None] * len(whole), shape, idx,
+                                                    jb, m, jj)))
+                views = [f"{em.ref(v)}[{jj}]" if v.id in block_local else views[v]
+                         for v in stored]
                 store_at.update((v.id, e) for v, e in zip(stored, views))
                 same = [e for v, e, rv in zip(stored, views, region.results[1:])
                         if rv is region.results[0] and v.type.dtype == acc_dt]
@@ -359,6 +385,11 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
             em.indent -= 1
         blk = f"{block}({src}, {m}, {_identity(rop, acc_dt)})"
         em.line(f"{acc} = {_combine(rop, acc, blk, acc_dt)}")
+        for mn, mrop, macc, _ in extra:   # same blocks, same order as a reduction of its own
+            mdt = mn.outputs[0].type.dtype
+            view = store_at[mn.inputs[0].id][:-len(f"[{jj}]")]
+            mblk = f"{mrop.extra['block']}({view}, {m}, {_identity(mrop, mdt)})"
+            em.line(f"{macc} = {_combine(mrop, macc, mblk, mdt)}")
         em.indent -= 1
     else:
         if last is not None:
@@ -374,23 +405,68 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
         if last is not None:
             close_loops(em, 1)
     close_loops(em, len(outer_red))
-    if chunked:
-        em.line(f"{acc_arr}[{c}] = {acc}")
-        close_loops(em, 1)
-    elif outer:
-        em.line(f"{acc_arr}[{', '.join(idx[d] for d in outer)}] = {acc}")
-        close_loops(em, len(outer) - (1 if em.row else 0))
-    if partial:
-        acc = em.tmp("a")
-        em.line(f"{acc} = {_identity(rop, acc_dt)}")
-        p = em.tmp("p")
-        em.line(f"for {p} in {acc_arr}:")
-        em.line(f"    {acc} = {_combine(rop, acc, p, acc_dt)}")
+    at = f"{c}" if chunked else ", ".join(idx[d] for d in outer)
+    if chunked or outer:
+        em.line(f"{acc_arr}[{at}] = {acc}")
+        for _, _, macc, marr in extra:
+            em.line(f"{marr}[{at}] = {macc}")
+        close_loops(em, 1 if chunked else len(outer) - (1 if em.row else 0))
     scalar = not kept
-    _finish_reduce(em, out, acc if scalar else acc_arr, res, keepdims, shape, axes, kept, dn,
-                   scalar=scalar)
-    if res.type.ndim:
-        em.fresh.add(res.id)
+    for rn, rrop, racc, rarr in [(node, rop, acc, acc_arr)] + extra:
+        rres, rdt = rn.outputs[0], rn.outputs[0].type.dtype
+        if partial:
+            racc = em.tmp("a")
+            em.line(f"{racc} = {_identity(rrop, rdt)}")
+            p = em.tmp("p")
+            em.line(f"for {p} in {rarr}:")
+            em.line(f"    {racc} = {_combine(rrop, racc, p, rdt)}")
+        rout = out if rn is node else em.define(rres)
+        rkeep = keepdims if rn is node else rn.attrs["keepdims"]
+        _finish_reduce(em, rout, racc if scalar else rarr, rres, rkeep, shape, axes, kept, dn,
+                       scalar=scalar)
+        if rres.type.ndim:
+            em.fresh.add(rres.id)
+
+
+def plan_absorb(em: Emitter, nodes, results=None) -> list:
+    """Plain reductions of a fused reduction's stored output, along the same axes, are computed
+    in the producer's block loop (same blocks, so the same result); a stored output that only
+    they read becomes a block buffer. Sets em.absorb / em.block_local; returns the other nodes."""
+    users: dict[int, list] = {}
+    for n in em.graph.walk():
+        for v in n.inputs:
+            users.setdefault(v.id, []).append(n)
+    results = {v.id for v in (em.graph.results if results is None else results)}
+    taken = set()
+    for n in nodes:
+        a = n.attrs
+        if REGISTRY[n.op].kind is not Kind.FUSED or "reduce" not in a or not _blocked(
+                REGISTRY[a["reduce"]], n.outputs[0].type.dtype, a["shape"], a["axis"]):
+            continue
+        axes = _axes(a["axis"], len(a["shape"]))
+        for v in n.outputs[1:]:
+            ms = [m for m in users.get(v.id, []) if m in nodes and
+                  REGISTRY[m.op].kind is Kind.REDUCTION and len(m.inputs) == 1 and
+                  v.type.dtype == m.outputs[0].type.dtype and
+                  _blocked(REGISTRY[m.op], v.type.dtype, a["shape"], m.attrs["axis"]) and
+                  _axes(m.attrs["axis"], len(a["shape"])) == axes]
+            em.absorb.setdefault(id(n), []).extend(ms)
+            taken.update(id(m) for m in ms)
+            if ms and len(ms) == len(users[v.id]) and v.id not in results:
+                em.block_local.add(v.id)
+    return [n for n in nodes if id(n) not in taken]
+
+
+def _axes(axis, r) -> tuple:
+    return tuple(range(r)) if axis is None else tuple(sorted(d % r for d in axis))
+
+
+def _blocked(rop, dt, shape, axis) -> bool:
+    """The reduction takes emit_reduce's block path over the innermost dim."""
+    r = len(shape)
+    axes = _axes(axis, r)
+    return bool(r) and bool(rop.extra.get("block")) and not rop.extra.get("index") and \
+        np.dtype(dt).kind == "f" and axes == tuple(range(r - len(axes), r))
 
 
 def block_views(em: Emitter, values, exprs, shape, idx, start, m, j) -> list[str]:
@@ -432,7 +508,7 @@ def _reduce_c_order(em, rop, body, res, out, dn, idx, kept, kept_shape, keepdims
     acc = em.tmp("acc")
     em.line(f"{acc} = np.full({kept_shape}, {_identity(rop, acc_dt)}, {dtype_code(acc_dt)})")
     if em.threaded and (r - 1) in kept:
-        c = em.tmp("c")
+        c = em.tmp("ch")   # not "c": scalar constants are named c0, c1, ...
         em.line(f"for {c} in prange(({dn[-1]} + COLS - 1) // COLS):")
         em.indent += 1
         open_loops(em, dn[:-1], idx[:-1])
@@ -642,8 +718,10 @@ def _row_shape(node: Node):
 def row_groups(em: Emitter, nodes):
     """Split top-level nodes into runs: [node] alone, or a list of row-group members."""
     out, cur, rows, produced = [], [], None, set()
+    top = {id(n) for n in em.graph.nodes}
+    top = all(id(n) in top for n in nodes)
     for n in nodes:
-        shape = _row_shape(n) if em.graph.nodes is nodes else None
+        shape = _row_shape(n) if top else None
         ok = shape is not None and (rows is None or shape[0] == rows)
         if ok and cur:   # values from earlier members must index dim 0 as this kernel does
             ok = all(v.type.ndim == len(shape) for v in n.inputs if v.id in produced)
@@ -653,7 +731,7 @@ def row_groups(em: Emitter, nodes):
             else:
                 out.extend([m] for m in cur)
             cur, rows, produced = [], None, set()
-            shape = _row_shape(n) if em.graph.nodes is nodes else None
+            shape = _row_shape(n) if top else None
             if shape is None:
                 out.append([n])
                 continue
