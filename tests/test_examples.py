@@ -8,7 +8,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = {
     "fizzbuzz.py": "fizz, buzz, fizzbuzz",
-    "inspect_graph.py": "max |compiled - eager| = 0.00e+00",
+    "inspect_graph.py": "max |compiled - eager| = ",
     "linear_regression.py": "compiled loop",
     "mlp_training.py": "faster per epoch",
 }
@@ -23,6 +23,8 @@ def test_example_runs(name, tmp_path):
                          env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert EXAMPLES[name] in out.stdout
+    if name == "inspect_graph.py":   # blocked sums differ from NumPy's pairwise ones by ~eps
+        assert float(out.stdout.split(EXAMPLES[name])[1].split()[0]) < 1e-12
 
 
 def test_every_example_is_tested():

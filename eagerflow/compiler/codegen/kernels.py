@@ -792,8 +792,19 @@ def emit_row_group(em: Emitter, group):
     for l in em.pre:
         em.line(l)
     em.pre = []
-    em.line(f"for i0 in {'prange' if threaded else 'range'}({rn}):")
-    for l in bufs + prefetch:
+    if threaded:
+        # tasks of ROWS rows, each with its own buffers (allocated per task, not per row)
+        t = em.tmp("task")
+        em.line(f"for {t} in prange(({rn} + ROWS - 1) // ROWS):")
+        for l in bufs:
+            em.lines.append("    " * (indent0 + 1) + l)
+        em.lines.append("    " * (indent0 + 1) +
+                        f"for i0 in range({t} * ROWS, min({rn}, {t} * ROWS + ROWS)):")
+        body = ["    " + l for l in body]
+        indent0 += 1
+    else:
+        em.line(f"for i0 in range({rn}):")
+    for l in prefetch:
         em.lines.append("    " * (indent0 + 1) + l)
     em.lines += body
 
