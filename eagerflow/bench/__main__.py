@@ -50,12 +50,34 @@ def _numexpr_row(name, args):
     return timeit(lambda: ne.evaluate(exprs[key], local_dict=dict(a=a, b=b, c=c, d=d)))
 
 
+def _torch_row(name, args):
+    """The same workload in eager PyTorch (its own threads), where torch is installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    F = torch.nn.functional
+    fns = {"np.exp": torch.exp, "np.sin": torch.sin, "np.tanh": torch.tanh,
+           "arithmetic": lambda a, b, c, d: a * b + c * d - a * 0.5,
+           "a*b + c*sin": lambda a, b, c, d: a * b + c * torch.sin(d) - torch.exp(-a),
+           "variance": lambda x: torch.var(x, dim=1, unbiased=False),
+           "softmax": lambda x: torch.softmax(x, dim=1),
+           "layernorm": lambda x: F.layer_norm(x, (x.shape[1],), eps=1e-5),
+           "MLP": lambda x, w1, b1, w2, b2: torch.relu(x @ w1 + b1) @ w2 + b2}
+    key = next((k for k in fns if name.startswith(k)), None)
+    if key is None:
+        return None
+    targs = [torch.from_numpy(a) for a in args]
+    with torch.no_grad():
+        return timeit(fns[key], *targs)
+
+
 def run(quick=False, only=None):
     import eagerflow as ef
     from eagerflow.compiler.codegen import configure_numba
     configure_numba()   # before the reference loops load Numba
     refs = W.numba_refs()
-    rows = []
+    rows, later = [], []
     for name, fn, args, ref in _cases(quick):
         if only and not any(o in name for o in only):
             continue
@@ -73,6 +95,10 @@ def run(quick=False, only=None):
         if ref:
             t_ref = timeit(refs[ref], *args)
             row["hand-written Numba"] = f"{t_np / t_ref:.2f}x"
+        par = next((r for r in refs if r.endswith(" prange") and name.startswith(r.split()[0])),
+                   None)
+        if par:
+            row["Numba prange"] = f"{t_np / timeit(refs[par], *args):.2f}x"
         t_ne = _numexpr_row(name, args)
         if t_ne:
             row["numexpr"] = f"{t_np / t_ne:.2f}x"
@@ -83,6 +109,12 @@ def run(quick=False, only=None):
             # the chain reads 4 arrays and writes 1: 5 passes of memory traffic vs a copy's 2
             row["bandwidth limit"] = f"{t_np / (t_copy * 5 / 2):.2f}x"
         rows.append(row)
+        later.append((row, name, args, t_np))
+    # torch last: its OpenMP threads keep spinning after a call and would slow what follows
+    for row, name, args, t_np in later:
+        t_torch = _torch_row(name, args)
+        if t_torch:
+            row["torch (threads)"] = f"{t_np / t_torch:.2f}x"
     if not only or any("first" in o for o in only):
         rows += first_call_rows()
     return rows
@@ -127,7 +159,9 @@ def main(argv=None) -> int:
           f"{numba.get_num_threads()} Numba threads\n")
     rows = run(a.quick, only)
     cols = ["workload", "NumPy", "eagerflow", "eagerflow vs NumPy", "threads vs NumPy",
-            "threads vs serial", "hand-written Numba", "numexpr", "bandwidth limit"]
+            "threads vs serial", "hand-written Numba", "Numba prange", "numexpr",
+            "torch (threads)",
+            "bandwidth limit"]
     print(table(rows, cols))
     for section in ("control", "state", "autodiff"):
         if only and section not in only:

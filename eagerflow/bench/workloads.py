@@ -70,4 +70,57 @@ def numba_refs():
             s += x[i] * 2 + 1
         return s
 
-    return {"arith": arith, "variance": var_rows, "tiny": tiny_nb}
+    @numba.njit(error_model="numpy", parallel=True)
+    def var_par(x):
+        n, m = x.shape
+        out = np.empty(n)
+        for i in numba.prange(n):
+            s = 0.0
+            for j in range(m):
+                s += x[i, j]
+            mu = s / m
+            ss = 0.0
+            for j in range(m):
+                d = x[i, j] - mu
+                ss += d * d
+            out[i] = ss / m
+        return out
+
+    @numba.njit(error_model="numpy", parallel=True)
+    def softmax_par(x):
+        n, m = x.shape
+        out = np.empty_like(x)
+        for i in numba.prange(n):
+            mx = -np.inf
+            for j in range(m):
+                mx = max(mx, x[i, j])
+            s = 0.0
+            for j in range(m):
+                e = np.exp(x[i, j] - mx)
+                out[i, j] = e
+                s += e
+            for j in range(m):
+                out[i, j] /= s
+        return out
+
+    @numba.njit(error_model="numpy", parallel=True)
+    def layernorm_par(x):
+        n, m = x.shape
+        out = np.empty_like(x)
+        for i in numba.prange(n):
+            s = 0.0
+            for j in range(m):
+                s += x[i, j]
+            mu = s / m
+            ss = 0.0
+            for j in range(m):
+                d = x[i, j] - mu
+                ss += d * d
+            r = np.sqrt(ss / m + 1e-5)
+            for j in range(m):
+                out[i, j] = (x[i, j] - mu) / r
+        return out
+
+    return {"arith": arith, "variance": var_rows, "tiny": tiny_nb,
+            "variance prange": var_par, "softmax prange": softmax_par,
+            "layernorm prange": layernorm_par}
