@@ -280,11 +280,15 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
     outer = [0] if partial and r >= 2 else ([] if chunked else kept)
     inner = [d for d in red if d not in outer]
     acc_arr = None
+    # serial code folds the chunk partials into a scalar as they come, in the order the threaded
+    # code combines its array of partials: the same result, without an allocation per call
+    running = chunked and not em.threaded
     if chunked:
         nch = em.tmp("nch")
         em.line(f"{nch} = ({dn[0]} + CHUNK - 1) // CHUNK")
-        acc_arr = em.tmp("part")
-        em.line(f"{acc_arr} = np.empty(({nch},), {dtype_code(acc_dt)})")
+        acc_arr = em.tmp("tot" if running else "part")
+        em.line(f"{acc_arr} = " + (_identity(rop, acc_dt) if running else
+                                   f"np.empty(({nch},), {dtype_code(acc_dt)})"))
     elif outer:
         acc_arr = em.tmp("acc")
         em.hoist(f"{acc_arr} = np.empty({shape_tuple([dn[d] for d in outer])}, "
@@ -293,7 +297,10 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
     for mn in more:
         mrop, mdt = REGISTRY[mn.op], mn.outputs[0].type.dtype
         marr = None
-        if chunked or outer:
+        if running:
+            marr = em.tmp("tot")
+            em.line(f"{marr} = {_identity(mrop, mdt)}")
+        elif chunked or outer:
             marr = em.tmp("part" if chunked else "acc")
             sizes = f"({nch},)" if chunked else shape_tuple([dn[d] for d in outer])
             (em.line if chunked else em.hoist)(f"{marr} = np.empty({sizes}, {dtype_code(mdt)})")
@@ -406,7 +413,12 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
             close_loops(em, 1)
     close_loops(em, len(outer_red))
     at = f"{c}" if chunked else ", ".join(idx[d] for d in outer)
-    if chunked or outer:
+    if running:
+        for rn, rrop, racc, rarr in [(node, rop, acc, acc_arr)] + extra:
+            rdt = rn.outputs[0].type.dtype
+            em.line(f"{rarr} = {_combine(rrop, rarr, racc, rdt)}")
+        close_loops(em, 1)
+    elif chunked or outer:
         em.line(f"{acc_arr}[{at}] = {acc}")
         for _, _, macc, marr in extra:
             em.line(f"{marr}[{at}] = {macc}")
@@ -414,7 +426,9 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
     scalar = not kept
     for rn, rrop, racc, rarr in [(node, rop, acc, acc_arr)] + extra:
         rres, rdt = rn.outputs[0], rn.outputs[0].type.dtype
-        if partial:
+        if running:
+            racc = rarr
+        elif partial:
             racc = em.tmp("a")
             em.line(f"{racc} = {_identity(rrop, rdt)}")
             p = em.tmp("p")
