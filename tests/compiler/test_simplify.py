@@ -193,3 +193,20 @@ def test_identities_exact_on_special_values(text):
     assert changes
     x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324])
     assert_same(interpret(g, [x]), interpret(before, [x]))
+
+
+def test_one_element_array_constant_becomes_a_scalar():
+    import eagerflow as ef
+    from eagerflow.ir.graph import Const
+    c = np.array([0.25])
+    f = ef.function(lambda x: x * np.array([0.25]) + np.array([0.25]))   # constants, not captures
+    low = f.lower(np.ones((2, 3)))
+    consts = [v for n in low.optimized.walk() for v in n.inputs if isinstance(v, Const)]
+    assert consts and all(v.type.ndim == 0 for v in consts)
+    x = np.arange(6.0).reshape(2, 3)
+    assert_same(f(x), x * c + c)
+    # where the constant gives the result its shape, it stays an array
+    s = ef.function(lambda s: s * c)(np.float64(2.0))
+    assert_same(s, np.float64(2.0) * c)
+    assert_same(ef.function(lambda x: x * np.array([2.0], np.float32))(np.ones(3, np.float32)),
+                np.ones(3, np.float32) * np.array([2.0], np.float32))

@@ -25,6 +25,12 @@ Rules (constant operands must have every element equal to the value shown):
     transpose(transpose(x, p), q) -> transpose(x, p∘q); identity permutation -> x
     reshape(reshape(x, s), t) -> reshape(x, t); reshape(x, x.shape) -> x   (C order throughout)
     broadcast_to(broadcast_to(x, s), t) -> broadcast_to(x, t); broadcast_to(x, x.shape) -> x
+    f(.., c, ..) with c a one-element array constant (strong), for every elementwise op f:
+      -> f(.., c[()] as a 0-d strong constant, ..)   when the result type is unchanged (the
+                                other operands give the result its shape). Same values: c
+                                broadcasts either way; same dtype: NEP 50 treats 0-d arrays as
+                                strong as any array. (A mean's gradient carries 1/n as f64[1];
+                                as a scalar it needs no array argument in compiled code.)
 
     %0 = mul(%x, 1.0) : f64[3]        ->     %0 = neg(%x) : f64[3]
     %1 = neg(%0) : f64[3]                    return %0
@@ -38,6 +44,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir.graph import Const
+from ...ir.types import TensorType
 from ..rewrite import RuleTable, rebuild
 
 SIMPLIFY = RuleTable("simplify")
@@ -173,6 +180,25 @@ def broadcast_broadcast(node, ctx):     # broadcast_to(broadcast_to(x)) -> broad
     if p is not None and p.op == "broadcast_to":
         return rebuild(node, "broadcast_to", p.inputs, node.attrs)
     return None
+
+
+def one_element_const(node, ctx):       # f(x, const f64[1]) -> f(x, const f64[])
+    ins = list(node.inputs)
+    for i, v in enumerate(ins):
+        if isinstance(v, Const) and v.type.ndim and v.type.size == 1 and not v.type.weak:
+            ins[i] = Const(np.asarray(v.data).reshape(()), TensorType(v.type.dtype, ()))
+    if all(a is b for a, b in zip(ins, node.inputs)):
+        return None
+    return rebuild(node, node.op, ins, node.attrs)
+
+
+def _register_elementwise():
+    from ...ops.registry import REGISTRY, Kind
+    SIMPLIFY.rule(*[n for n, op in REGISTRY.items() if op.kind is Kind.ELEMENTWISE])(
+        one_element_const)
+
+
+_register_elementwise()
 
 
 def simplify(graph):
