@@ -178,8 +178,9 @@ def _loop2(fn):
     return run
 
 
-def evaluate(name, dtype, *arrays):
-    """Evaluate ef_<name>_<dtype> elementwise through a vectorizable njit loop."""
+def evaluate(name, dtype, *arrays, guarded=False):
+    """Evaluate ef_<name>_<dtype> elementwise through a vectorizable njit loop; with guarded, as
+    generated loops do: the fast variant, and the full function where its guard is set."""
     fname = ml.MATH_FUNCS[(name, dtype)]
     if fname not in _LOOPS:
         fn = getattr(ml, fname)
@@ -187,6 +188,15 @@ def evaluate(name, dtype, *arrays):
     arrays = [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
     out = np.empty_like(arrays[0])
     _LOOPS[fname](*arrays, out)
+    if guarded:
+        fast, guard = ml.MATH_GUARDED[(name, dtype)]
+        for f in (fast, guard):
+            if f not in _LOOPS:
+                _LOOPS[f] = _loop1(getattr(ml, f))
+        quick, flag = np.empty_like(out), np.empty(out.shape, bool)
+        _LOOPS[fast](arrays[0], quick)
+        _LOOPS[guard](arrays[0], flag)
+        out = np.where(flag, out, quick)
     return out
 
 
@@ -323,15 +333,16 @@ def sample_inputs2(name, dtype, n_random=1500, seed=0):
 
 # --------------------------------------------------------------------------------------------
 
-def max_ulp(name, dtype, n_random=1500, seed=0, return_worst=False):
-    """Max ulp error of ef_<name>_<dtype> over sample_inputs; NaN/inf mismatches give inf."""
+def max_ulp(name, dtype, n_random=1500, seed=0, return_worst=False, guarded=False):
+    """Max ulp error of ef_<name>_<dtype> over sample_inputs; NaN/inf mismatches give inf.
+    guarded: of the fast variant with its fix-up (MATH_GUARDED), as generated loops run it."""
     if name in BINARY:
         x, y = sample_inputs2(name, dtype, n_random, seed)
         got = evaluate(name, dtype, x, y)
         args = list(zip(x.tolist(), y.tolist()))
     else:
         x = sample_inputs(name, dtype, n_random, seed)
-        got = evaluate(name, dtype, x)
+        got = evaluate(name, dtype, x, guarded=guarded)
         args = [(v,) for v in x.tolist()]
     worst, warg = 0.0, None
     for a, g in zip(args, got.tolist()):

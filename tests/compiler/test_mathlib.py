@@ -29,6 +29,15 @@ def test_max_ulp_sampled(name, dtype):
     assert worst <= MAX_ULP, (name, dtype, worst, arg)
 
 
+@pytest.mark.parametrize("name,dtype", sorted(__import__(
+    "eagerflow.compiler.mathlib", fromlist=["MATH_GUARDED"]).MATH_GUARDED))
+def test_max_ulp_guarded_fast_paths(name, dtype):
+    """The fast variants generated loops use (Cody-Waite sin/cos/tan, clamp-free exp), with the
+    full function where the guard flags a lane, against the high-precision reference."""
+    worst, arg = acc.max_ulp(name, dtype, n_random=250, return_worst=True, guarded=True)
+    assert worst <= MAX_ULP, (name, dtype, worst, arg)
+
+
 def _check(name, dtype, cols):
     got = acc.evaluate(name, dtype, *[np.array(c, dtype=np.float64).astype(dtype) for c in cols])
     rows = list(zip(*[np.array(c, dtype=np.float64).astype(dtype).tolist() for c in cols]))
