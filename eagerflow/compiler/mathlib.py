@@ -29,6 +29,7 @@ same accurate functions.
 Nothing is compiled at import time: the njit dispatchers compile lazily on first use (and are
 normally compiled as part of the generated kernel that calls them).
 """
+import hashlib
 import math
 
 import numpy as np
@@ -36,6 +37,11 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+# this file's content as imported (codegen.helpers_digest: part of every compile cache key)
+with open(__file__, "rb") as _f:
+    SOURCE_DIGEST = hashlib.sha256(_f.read()).hexdigest()
+del _f
 
 _OPTS = dict(error_model="numpy", fastmath=False, cache=False)
 

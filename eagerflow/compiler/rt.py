@@ -7,6 +7,7 @@ that LLVM inlines; none calls into Python.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -25,6 +26,11 @@ BLOCK = 256   # elements per block in blocked float reductions (docs/numba_backe
 CHUNK = 65536   # elements per partial of a 1-d full reduction (fixed: thread-count independent)
 COLS = 256     # columns per parallel task of a reduction over leading axes
 ROWS = 16      # rows per parallel task of a row group (its buffers are allocated per task)
+
+# this file's content as imported (codegen.helpers_digest: part of every compile cache key)
+with open(__file__, "rb") as _f:
+    SOURCE_DIGEST = hashlib.sha256(_f.read()).hexdigest()
+del _f
 
 _opts = dict(error_model="numpy", inline="always")
 

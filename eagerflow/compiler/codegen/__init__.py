@@ -282,17 +282,14 @@ _DIGEST = None
 
 def helpers_digest() -> str:
     """Hash of the helper modules generated code inlines: Numba's cache checks only the
-    generated file, so a change to them must change the source (and so the cache key)."""
+    generated file, so a change to them must change the source (and so the cache key). Each
+    module hashes its own file when it is imported, so the digest names the code this process
+    runs even if the file changes later (a process started mid-edit once cached old code under
+    the new key)."""
     global _DIGEST
     if _DIGEST is None:
-        h = hashlib.sha256()
-        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        for name in ("rt.py", "mathlib.py"):
-            try:
-                with open(os.path.join(here, name), "rb") as f:
-                    h.update(f.read())
-            except OSError:
-                pass
+        from .. import mathlib, rt
+        h = hashlib.sha256((rt.SOURCE_DIGEST + mathlib.SOURCE_DIGEST).encode())
         _DIGEST = h.hexdigest()[:12]
     return _DIGEST
 
