@@ -72,6 +72,34 @@ def _torch_row(name, args):
         return timeit(fns[key], *targs)
 
 
+def _torch_ratios(quick, names) -> dict:
+    """{workload: NumPy time / eager PyTorch time}, both timed in a fresh process."""
+    try:
+        import importlib.util
+        if importlib.util.find_spec("torch") is None:
+            return {}
+    except (ImportError, ValueError):
+        return {}
+    code = ("import json, sys; from eagerflow.bench.__main__ import _torch_child; "
+            "print(json.dumps(_torch_child(sys.argv[1] == '1', sys.argv[2:])))")
+    out = subprocess.run([sys.executable, "-c", code, "1" if quick else "0", *names],
+                         capture_output=True, text=True)
+    try:
+        return __import__("json").loads(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {}
+
+
+def _torch_child(quick, names) -> dict:
+    out = {}
+    for name, fn, args, _ in _cases(quick):
+        if name in names:
+            t_torch = _torch_row(name, args)
+            if t_torch:
+                out[name] = timeit(fn, *args) / t_torch
+    return out
+
+
 def run(quick=False, only=None):
     import eagerflow as ef
     from eagerflow.compiler.codegen import configure_numba
@@ -110,11 +138,12 @@ def run(quick=False, only=None):
             row["bandwidth limit"] = f"{t_np / (t_copy * 5 / 2):.2f}x"
         rows.append(row)
         later.append((row, name, args, t_np))
-    # torch last: its OpenMP threads keep spinning after a call and would slow what follows
-    for row, name, args, t_np in later:
-        t_torch = _torch_row(name, args)
-        if t_torch:
-            row["torch (threads)"] = f"{t_np / t_torch:.2f}x"
+    # torch in a process of its own: its OpenMP threads keep spinning after a call and slowed
+    # whatever ran after them in this one (the autodiff rows, by up to a quarter)
+    ratios = _torch_ratios(quick, [name for _, name, _, _ in later])
+    for row, name, _, _ in later:
+        if name in ratios:
+            row["torch (threads)"] = f"{ratios[name]:.2f}x"
     if not only or any("first" in o for o in only):
         rows += first_call_rows()
     return rows
