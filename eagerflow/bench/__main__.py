@@ -105,7 +105,7 @@ def run(quick=False, only=None):
     from eagerflow.compiler.codegen import configure_numba
     configure_numba()   # before the reference loops load Numba
     refs = W.numba_refs()
-    rows, later = [], []
+    rows = []
     for name, fn, args, ref in _cases(quick):
         if only and not any(o in name for o in only):
             continue
@@ -137,13 +137,12 @@ def run(quick=False, only=None):
             # the chain reads 4 arrays and writes 1: 5 passes of memory traffic vs a copy's 2
             row["bandwidth limit"] = f"{t_np / (t_copy * 5 / 2):.2f}x"
         rows.append(row)
-        later.append((row, name, args, t_np))
     # torch in a process of its own: its OpenMP threads keep spinning after a call and slowed
     # whatever ran after them in this one (the autodiff rows, by up to a quarter)
-    ratios = _torch_ratios(quick, [name for _, name, _, _ in later])
-    for row, name, _, _ in later:
-        if name in ratios:
-            row["torch (threads)"] = f"{ratios[name]:.2f}x"
+    ratios = _torch_ratios(quick, [row["workload"] for row in rows])
+    for row in rows:
+        if row["workload"] in ratios:
+            row["torch (threads)"] = f"{ratios[row['workload']]:.2f}x"
     if not only or any("first" in o for o in only):
         rows += first_call_rows()
     return rows

@@ -48,19 +48,24 @@ def numba_refs():
         return out
 
     @numba.njit(error_model="numpy")
+    def row_moments(x, i):
+        """Mean and variance of row i, in NumPy's two passes."""
+        m = x.shape[1]
+        s = 0.0
+        for j in range(m):
+            s += x[i, j]
+        mu = s / m
+        ss = 0.0
+        for j in range(m):
+            d = x[i, j] - mu
+            ss += d * d
+        return mu, ss / m
+
+    @numba.njit(error_model="numpy")
     def var_rows(x):
-        n, m = x.shape
-        out = np.empty(n)
-        for i in range(n):
-            s = 0.0
-            for j in range(m):
-                s += x[i, j]
-            mu = s / m
-            ss = 0.0
-            for j in range(m):
-                d = x[i, j] - mu
-                ss += d * d
-            out[i] = ss / m
+        out = np.empty(x.shape[0])
+        for i in range(x.shape[0]):
+            out[i] = row_moments(x, i)[1]
         return out
 
     @numba.njit(error_model="numpy")
@@ -72,18 +77,9 @@ def numba_refs():
 
     @numba.njit(error_model="numpy", parallel=True)
     def var_par(x):
-        n, m = x.shape
-        out = np.empty(n)
-        for i in numba.prange(n):
-            s = 0.0
-            for j in range(m):
-                s += x[i, j]
-            mu = s / m
-            ss = 0.0
-            for j in range(m):
-                d = x[i, j] - mu
-                ss += d * d
-            out[i] = ss / m
+        out = np.empty(x.shape[0])
+        for i in numba.prange(x.shape[0]):
+            out[i] = row_moments(x, i)[1]
         return out
 
     @numba.njit(error_model="numpy", parallel=True)
@@ -108,15 +104,8 @@ def numba_refs():
         n, m = x.shape
         out = np.empty_like(x)
         for i in numba.prange(n):
-            s = 0.0
-            for j in range(m):
-                s += x[i, j]
-            mu = s / m
-            ss = 0.0
-            for j in range(m):
-                d = x[i, j] - mu
-                ss += d * d
-            r = np.sqrt(ss / m + 1e-5)
+            mu, var = row_moments(x, i)
+            r = np.sqrt(var + 1e-5)
             for j in range(m):
                 out[i, j] = (x[i, j] - mu) / r
         return out

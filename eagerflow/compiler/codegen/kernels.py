@@ -127,7 +127,8 @@ def invariant_elems(em: Emitter, inputs, shape, idx, inner: int) -> list[str]:
             h = em.tmp("h")
             em.line(f"{h} = {e}")
             e = h
-        if not v.type.ndim or e.startswith("h"):
+            em.invariant.add(e)
+        elif not v.type.ndim:
             em.invariant.add(e)
         out.append(e)
     return out
@@ -136,12 +137,15 @@ def invariant_elems(em: Emitter, inputs, shape, idx, inner: int) -> list[str]:
 def elem(em: Emitter, v: Value, shape, idx) -> str:
     if v.type.ndim == 0:
         return em.ref(v)
+    return f"{em.ref(v)}[{', '.join(elem_index(em, v, shape, idx))}]"
+
+
+def elem_index(em: Emitter, v: Value, shape, idx) -> list[str]:
+    """Index expressions of array v's element at loop indices idx (broadcast dims read 0)."""
     off = len(shape) - v.type.ndim
     ix = ["0" if v.type.shape[j] == 1 and shape[off + j] != 1 else idx[off + j]
           for j in range(v.type.ndim)]
-    if v.id in em.row_local:   # one row's buffer: the group's loop picks the row
-        ix = ix[1:]
-    return f"{em.ref(v)}[{', '.join(ix)}]"
+    return ix[1:] if v.id in em.row_local else ix   # a row buffer: the group's loop picks the row
 
 
 def open_loops(em: Emitter, dims, names, par=False):
@@ -213,8 +217,7 @@ def fixup(em: Emitter, at: int, guards, reopen, region, args, store):
     em.line(f"if {' | '.join(guards)}:")
     em.indent += 1
     store(exprs)
-    em.indent -= 3
-    em.indent += 1   # back inside the enclosing loop level the caller closes
+    em.indent -= 2   # back inside the enclosing loop level the caller closes
 
 
 # -- reductions -----------------------------------------------------------------------------------
@@ -258,13 +261,16 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
 
     args = None   # element expressions, set before the innermost loop (invariant_elems)
 
-    store_at = {}   # stored output -> element expression, when set (block views)
+    store_view = {}   # stored output -> its per-block slice, in the block loop
+
+    def store_to(v):
+        return f"{store_view[v.id]}[{jj}]" if v.id in store_view else elem(em, v, shape, idx)
 
     def body():
         exprs = emit_region(em, region, args if args is not None else
                             [elem(em, v, shape, idx) for v in node.inputs])
         for v, e in zip(stored, exprs[1:]):
-            em.line(f"{store_at.get(v.id) or elem(em, v, shape, idx)} = {e}")
+            em.line(f"{store_to(v)} = {e}")
         return exprs[0]
 
     if not index_kind and not trailing:
@@ -351,23 +357,21 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
         em.indent += 1
         em.line(f"{m} = min(BLOCK, {stop} - {jb})")
         if direct is not None and not stored:   # reduce the input's own row: no copy
-            src = block_views(em, [direct], [None], shape, idx, jb, m, "")[0][:-2]
+            src = block_view(em, direct, shape, idx, jb, m)
         else:
             src = buf
             if last == r - 1:
                 # index per-block slices with jj: `x[i0, jb + jj]` costs wrap-around checks
                 # that keep the loop from vectorizing well (about 1.5x slower measured)
-                args = block_views(em, node.inputs, args, shape, idx, jb, m, jj)
-                whole = [v for v in stored if v.id not in block_local]
-                views = dict(zip(whole, block_views(em, whole, [None] * len(whole), shape, idx,
-                                                    jb, m, jj)))
-                views = [f"{em.ref(v)}[{jj}]" if v.id in block_local else views[v]
-                         for v in stored]
-                store_at.update((v.id, e) for v, e in zip(stored, views))
-                same = [e for v, e, rv in zip(stored, views, region.results[1:])
+                views = [block_view(em, v, shape, idx, jb, m) for v in node.inputs]
+                args = [e if sv is None else f"{sv}[{jj}]" for sv, e in zip(views, args)]
+                for v in stored:   # a block-local value is its own block buffer
+                    store_view[v.id] = em.ref(v) if v.id in block_local else \
+                        block_view(em, v, shape, idx, jb, m)
+                same = [store_view[v.id] for v, rv in zip(stored, region.results[1:])
                         if rv is region.results[0] and v.type.dtype == acc_dt]
                 if same:   # the reduced value is also stored: sum the stored block
-                    src = same[0][:-len(f"[{jj}]")]
+                    src = same[0]
             at = len(em.lines)
             em.line(f"for {jj} in range({m}):")
             em.indent += 1
@@ -380,7 +384,7 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
             if guards:
                 def store(exprs):
                     for v, e in zip(stored, exprs[1:]):
-                        em.line(f"{store_at.get(v.id) or elem(em, v, shape, idx)} = {e}")
+                        em.line(f"{store_to(v)} = {e}")
                     if src == buf:
                         em.line(f"{buf}[{jj}] = {cast(exprs[0], val_type, acc_dt)}")
 
@@ -394,8 +398,8 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
         em.line(f"{acc} = {_combine(rop, acc, blk, acc_dt)}")
         for mn, mrop, macc, _ in extra:   # same blocks, same order as a reduction of its own
             mdt = mn.outputs[0].type.dtype
-            view = store_at[mn.inputs[0].id][:-len(f"[{jj}]")]
-            mblk = f"{mrop.extra['block']}({view}, {m}, {_identity(mrop, mdt)})"
+            mblk = f"{mrop.extra['block']}({store_view[mn.inputs[0].id]}, {m}, " \
+                f"{_identity(mrop, mdt)})"
             em.line(f"{macc} = {_combine(mrop, macc, mblk, mdt)}")
         em.indent -= 1
     else:
@@ -451,6 +455,7 @@ def plan_absorb(em: Emitter, nodes, results=None) -> list:
         for v in n.inputs:
             users.setdefault(v.id, []).append(n)
     results = {v.id for v in (em.graph.results if results is None else results)}
+    here = {id(n) for n in nodes}
     taken = set()
     for n in nodes:
         a = n.attrs
@@ -459,7 +464,7 @@ def plan_absorb(em: Emitter, nodes, results=None) -> list:
             continue
         axes = _axes(a["axis"], len(a["shape"]))
         for v in n.outputs[1:]:
-            ms = [m for m in users.get(v.id, []) if m in nodes and
+            ms = [m for m in users.get(v.id, []) if id(m) in here and
                   REGISTRY[m.op].kind is Kind.REDUCTION and len(m.inputs) == 1 and
                   v.type.dtype == m.outputs[0].type.dtype and
                   _blocked(REGISTRY[m.op], v.type.dtype, a["shape"], m.attrs["axis"]) and
@@ -483,22 +488,17 @@ def _blocked(rop, dt, shape, axis) -> bool:
         np.dtype(dt).kind == "f" and axes == tuple(range(r - len(axes), r))
 
 
-def block_views(em: Emitter, values, exprs, shape, idx, start, m, j) -> list[str]:
-    """Element expressions `view[j]` over per-block slices `v[i0, .., start:start + m]` for the
-    values that vary along the innermost dim; the others keep their expression."""
-    out = []
-    last = len(shape) - 1
-    for v, e in zip(values, exprs):
-        k = v.type.ndim - 1
-        if k < 0 or (v.type.shape[k] == 1 and shape[last] != 1):
-            out.append(e)
-            continue
-        ix = elem(em, v, shape, idx)[len(em.ref(v)) + 1:-1].split(", ")
-        ix[-1] = f"{start}:{start} + {m}"
-        name = em.tmp("sv")
-        em.line(f"{name} = {em.ref(v)}[{', '.join(ix)}]")
-        out.append(f"{name}[{j}]")
-    return out
+def block_view(em: Emitter, v: Value, shape, idx, start, m) -> str | None:
+    """The name of a per-block slice `v[i0, .., start:start + m]` (emitted here) when v varies
+    along the innermost dim, else None."""
+    k = v.type.ndim - 1
+    if k < 0 or (v.type.shape[k] == 1 and shape[-1] != 1):
+        return None
+    ix = elem_index(em, v, shape, idx)
+    ix[-1] = f"{start}:{start} + {m}"
+    name = em.tmp("sv")
+    em.line(f"{name} = {em.ref(v)}[{', '.join(ix)}]")
+    return name
 
 
 def _direct_input(node, region, shape, last, acc_dt):
@@ -835,7 +835,8 @@ def _row_prefetches(em: Emitter, group) -> list[str]:
                 reads.setdefault(v.id, em.ref(v))
         reduces = REGISTRY[n.op].kind is Kind.REDUCTION or "reduce" in n.attrs
         for v in n.outputs[1:] if reduces else n.outputs:
-            if v.type.ndim >= 2 and v.type.shape[0] == rows and v.id not in em.row_local:
+            if v.type.ndim >= 2 and v.type.shape[0] == rows and v.id not in em.row_local and \
+                    v.id not in em.block_local:
                 writes.setdefault(v.id, em.ref(v))
     return [f"ef_prefetch_row({r}, i0 + 1)" for r in reads.values()] + \
         [f"ef_prefetch_row_w({w}, i0)" for w in writes.values()]
