@@ -315,11 +315,11 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
         if v.id in block_local:
             em.define(v)
             if not em.threaded:
-                em.hoist(f"{em.ref(v)} = np.empty(BLOCK, {dtype_code(v.type.dtype)})")
+                em.hoist(f"{em.ref(v)} = ef_stack_block({dtype_code(v.type.dtype)})")
     block = rop.extra.get("block") if acc_dt.kind == "f" and val_type.kind == "f" and red else None
     buf = em.tmp("buf") if block else None
     if block and not em.threaded:
-        em.hoist(f"{buf} = np.empty(BLOCK, {dtype_code(acc_dt)})")
+        em.hoist(f"{buf} = ef_stack_block({dtype_code(acc_dt)})")
     if chunked:
         c = em.tmp("ch")   # not "c": scalar constants are named c0, c1, ...
         open_loops(em, [nch], [c], par=True)
@@ -331,10 +331,10 @@ def emit_reduce(em: Emitter, node: Node, region: Graph, shape, axis, keepdims, r
         open_loops(em, [dn[d] for d in outer[skip:]], [idx[d] for d in outer[skip:]],
                    par=not skip)
     if block and em.threaded:
-        em.line(f"{buf} = np.empty(BLOCK, {dtype_code(acc_dt)})")
+        em.line(f"{buf} = ef_stack_block({dtype_code(acc_dt)})")
         for v in stored:
             if v.id in block_local:
-                em.line(f"{em.ref(v)} = np.empty(BLOCK, {dtype_code(v.type.dtype)})")
+                em.line(f"{em.ref(v)} = ef_stack_block({dtype_code(v.type.dtype)})")
     acc = em.tmp("a")
     em.line(f"{acc} = {_identity(rop, acc_dt) if not index_kind else _arg_init(rop, val_type)}")
     for mn, mrop, macc, _ in extra:
@@ -783,7 +783,7 @@ def emit_row_group(em: Emitter, group):
             else:
                 op.emit["numba"](em, n)
         if threaded:   # per-row buffers must be private: allocate them inside the loop
-            bufs = [l for l in em.pre if "np.empty(BLOCK" in l] + em.row_bufs
+            bufs = [l for l in em.pre if "ef_stack_block(" in l] + em.row_bufs
             em.pre = [l for l in em.pre if l not in bufs]
         else:
             bufs = []
