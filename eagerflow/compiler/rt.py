@@ -325,54 +325,47 @@ def _scalar_lane_min8(buf, n8, init):
     pass
 
 
-@overload(_scalar_lane_max8, inline="always")
-def _lane_max_impl(buf, n8, init):
-    if _lanes_ok(buf) and init == buf.dtype:
-        return lambda buf, n8, init: _lane_max8(buf, n8, init)
-
-    def scalar(buf, n8, init):
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = init
-        bad = False
-        for j in range(0, n8, 8):
-            x0, x1, x2, x3 = buf[j], buf[j + 1], buf[j + 2], buf[j + 3]
-            x4, x5, x6, x7 = buf[j + 4], buf[j + 5], buf[j + 6], buf[j + 7]
-            s0 = x0 if x0 > s0 else s0
-            s1 = x1 if x1 > s1 else s1
-            s2 = x2 if x2 > s2 else s2
-            s3 = x3 if x3 > s3 else s3
-            s4 = x4 if x4 > s4 else s4
-            s5 = x5 if x5 > s5 else s5
-            s6 = x6 if x6 > s6 else s6
-            s7 = x7 if x7 > s7 else s7
-            bad |= (x0 != x0) | (x1 != x1) | (x2 != x2) | (x3 != x3) | \
-                (x4 != x4) | (x5 != x5) | (x6 != x6) | (x7 != x7)
-        return s0, s1, s2, s3, s4, s5, s6, s7, bad
-    return scalar
+@njit(inline="always")
+def _gt(x, s):
+    return x > s
 
 
-@overload(_scalar_lane_min8, inline="always")
-def _lane_min_impl(buf, n8, init):
-    if _lanes_ok(buf) and init == buf.dtype:
-        return lambda buf, n8, init: _lane_min8(buf, n8, init)
+@njit(inline="always")
+def _lt(x, s):
+    return x < s
 
-    def scalar(buf, n8, init):
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = init
-        bad = False
-        for j in range(0, n8, 8):
-            x0, x1, x2, x3 = buf[j], buf[j + 1], buf[j + 2], buf[j + 3]
-            x4, x5, x6, x7 = buf[j + 4], buf[j + 5], buf[j + 6], buf[j + 7]
-            s0 = x0 if x0 < s0 else s0
-            s1 = x1 if x1 < s1 else s1
-            s2 = x2 if x2 < s2 else s2
-            s3 = x3 if x3 < s3 else s3
-            s4 = x4 if x4 < s4 else s4
-            s5 = x5 if x5 < s5 else s5
-            s6 = x6 if x6 < s6 else s6
-            s7 = x7 if x7 < s7 else s7
-            bad |= (x0 != x0) | (x1 != x1) | (x2 != x2) | (x3 != x3) | \
-                (x4 != x4) | (x5 != x5) | (x6 != x6) | (x7 != x7)
-        return s0, s1, s2, s3, s4, s5, s6, s7, bad
-    return scalar
+
+def _pick_overload(stub, vector, better):
+    """`stub(buf, n8, init)` in jitted code: `vector` for float C blocks, else the same lanes as
+    scalars (`better(x, s)`: whether x replaces the lane's s)."""
+    @overload(stub, inline="always")
+    def impl(buf, n8, init):
+        if _lanes_ok(buf) and init == buf.dtype:
+            return lambda buf, n8, init: vector(buf, n8, init)
+
+        def scalar(buf, n8, init):
+            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = init
+            bad = False
+            for j in range(0, n8, 8):
+                x0, x1, x2, x3 = buf[j], buf[j + 1], buf[j + 2], buf[j + 3]
+                x4, x5, x6, x7 = buf[j + 4], buf[j + 5], buf[j + 6], buf[j + 7]
+                s0 = x0 if better(x0, s0) else s0
+                s1 = x1 if better(x1, s1) else s1
+                s2 = x2 if better(x2, s2) else s2
+                s3 = x3 if better(x3, s3) else s3
+                s4 = x4 if better(x4, s4) else s4
+                s5 = x5 if better(x5, s5) else s5
+                s6 = x6 if better(x6, s6) else s6
+                s7 = x7 if better(x7, s7) else s7
+                bad |= (x0 != x0) | (x1 != x1) | (x2 != x2) | (x3 != x3) | \
+                    (x4 != x4) | (x5 != x5) | (x6 != x6) | (x7 != x7)
+            return s0, s1, s2, s3, s4, s5, s6, s7, bad
+        return scalar
+    return impl
+
+
+_pick_overload(_scalar_lane_max8, _lane_max8, _gt)
+_pick_overload(_scalar_lane_min8, _lane_min8, _lt)
 
 
 @njit(error_model="numpy")
