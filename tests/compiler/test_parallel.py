@@ -142,3 +142,30 @@ def test_large_outputs_on_threads(threaded):
     got = _both_thread_counts(fn, x)
     assert_same(got[0], np.sin(x) * 2 + 1, ulp=4, atol=1e-14)   # 2*sin+1 cancels near -0.5
     assert_same(got[1], (x * x).sum(axis=1), atol=reduction_tolerance(x * x))
+
+
+def test_long_1d_kernels_in_chunks_with_fixups(threaded):
+    """A threaded 1-d kernel runs in CHUNK-element chunks over per-chunk slices: several chunks
+    and a partial one, a broadcast size-1 input and a scalar, the fast paths' fix-up loops in some
+    chunks only (huge arguments), two outputs. Same bits as the serial code."""
+    from eagerflow.compiler.rt import CHUNK
+    n = 2 * CHUNK + 12_345
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-30, 30, n)
+    x[[5, CHUNK + 7, n - 1]] = [1e30, -3e25, np.inf]   # the fix-up in three chunks
+    x[CHUNK + 9] = np.nan
+    y = np.array([0.75])
+
+    def f(x, y, s):
+        return np.sin(x) * y + np.exp(x * 0.01) / s, np.cos(x) - s
+
+    fn = ef.function(f, parallel=True)
+    low = fn.lower(x, y, 3.0)
+    assert "CHUNK - 1) // CHUNK):" in low.parallel_source and "if big" in low.parallel_source
+    got = _both_thread_counts(fn, x, y, 3.0)
+    with np.errstate(invalid="ignore"):
+        want = f(x, y, 3.0)
+    assert_same(got[0], want[0], ulp=4, atol=1e-15)
+    assert_same(got[1], want[1], ulp=4, atol=1e-15)
+    serial = ef.function(f, parallel=False)(x, y, 3.0)
+    assert_same(got, serial)

@@ -183,6 +183,9 @@ def emit_elementwise(em: Emitter, node: Node, region: Graph, shape):
     idx = [f"i{k}" for k in range(len(shape))]
     skip = 1 if em.row else 0   # in a row group the group's loop runs dim 0
     nloops = len(shape) - skip
+    if em.threaded and nloops == 1 and not skip:
+        _elementwise_chunks(em, node, region, shape, dnames[0], idx)
+        return
     open_loops(em, dnames[skip:-1], idx[skip:-1], par=not skip)
     args = invariant_elems(em, node.inputs, shape, idx, len(shape) - 1)
     if nloops:
@@ -201,12 +204,47 @@ def emit_elementwise(em: Emitter, node: Node, region: Graph, shape):
     close_loops(em, nloops)
 
 
+def _elementwise_chunks(em: Emitter, node: Node, region: Graph, shape, d, idx):
+    """A threaded 1-d kernel: a prange over CHUNK-element chunks, each a serial loop over per-chunk
+    slices. A prange over the elements themselves indexes with the thread's range and keeps
+    Numba's wrap-around checks in the loop (np.exp on 1e7 elements, 2 threads: 7.4-8.1 ms against
+    5.9-6.1 ms in chunks, measured here)."""
+    ch, lo, m, jj = em.tmp("ch"), em.tmp("lo"), em.tmp("m"), em.tmp("jj")
+    em.line(f"for {ch} in prange(({d} + CHUNK - 1) // CHUNK):")
+    em.indent += 1
+    em.line(f"{lo} = {ch} * CHUNK")
+    em.line(f"{m} = min(CHUNK, {d} - {lo})")
+    args = invariant_elems(em, node.inputs, shape, idx, 0)
+    views = [block_view(em, v, shape, idx, lo, m) for v in node.inputs]
+    args = [e if sv is None else f"{sv}[{jj}]" for sv, e in zip(views, args)]
+    outs = [block_view(em, v, shape, idx, lo, m) for v in node.outputs]
+
+    def reopen():
+        em.line(f"for {jj} in range({m}):")
+        em.indent += 1
+        em.line(f"{idx[0]} = {lo} + {jj}")
+
+    def store(exprs):
+        for o, e in zip(outs, exprs):
+            em.line(f"{o}[{jj}] = {e}")
+    at = len(em.lines)
+    reopen()
+    em.guards, em.guard_fast = [], True
+    store(emit_region(em, region, args))
+    guards, em.guards = em.guards, None
+    if guards:
+        fixup(em, at, guards, reopen, region, args, store)
+    close_loops(em, 2)
+
+
 def fixup(em: Emitter, at: int, guards, reopen, region, args, store):
-    """Close the fast innermost loop (opened at line `at`) with a count of flagged lanes, and add
-    a loop that runs when it is nonzero and recomputes just those lanes with the full functions."""
+    """Close the fast innermost loop (opened at line `at`) with a flag set by any flagged lane, and
+    add a loop that runs when it is set and recomputes just those lanes with the full functions."""
     flag = em.tmp("big")
-    em.lines.insert(at, "    " * (em.indent - 1) + f"{flag} = 0")
-    em.line(f"{flag} += {' | '.join(guards)}")
+    # an or of bools, not a count: the vectorized loop then carries a mask, not int64 adds
+    # (np.exp on 1e7 elements, 2 threads: 7.1-7.3 -> 6.4-6.8 ms measured here)
+    em.lines.insert(at, "    " * (em.indent - 1) + f"{flag} = False")
+    em.line(f"{flag} |= {' | '.join(guards)}")
     em.indent -= 1
     em.line(f"if {flag}:")
     em.indent += 1
@@ -714,7 +752,8 @@ def _row_shape(node: Node):
         shape, axes = tuple(a["shape"]), ()
     else:
         return None
-    if not shape or shape[0] in (0, 1) or axes is None or 0 in axes:
+    # rows of one element (1-d kernels) are no rows: such kernels keep their own vectorized loops
+    if len(shape) < 2 or shape[0] in (0, 1) or axes is None or 0 in axes:
         return None
     if axes and tuple(axes) != tuple(range(len(shape) - len(axes), len(shape))):
         return None
