@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
@@ -480,6 +480,14 @@ def ef_stack_block(typingctx, dtype):
                        itemsize=size, meminfo=None)
         return ary._getvalue()
     return arrty(dtype), codegen
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def ef_touch_pages(b, step):
+    """One store per `step` bytes of b, spread over the threads: the executor's page faulting
+    for a fresh output of threaded code (faults inside the vectorized loop are slower)."""
+    for p in prange((b.shape[0] + step - 1) // step):
+        b[p * step] = 0
 
 
 # Row groups (codegen/kernels.py) prefetch the next row of each input into L2 and the row about

@@ -134,7 +134,7 @@ def test_threads_calling_threaded_code_at_once(threaded):
 
 
 def test_large_outputs_on_threads(threaded):
-    """Outputs of 1 MiB or more are pre-faulted by a threaded page-touch loop first."""
+    """Outputs of 1 MiB or more: new ones are pre-faulted by all threads (rt.ef_touch_pages)."""
     x = np.linspace(-50, 50, 300_000).reshape(3, -1)
     fn = ef.function(lambda x: (np.sin(x) * 2 + 1, (x * x).sum(axis=1)), parallel=True)
     low = fn.lower(x)

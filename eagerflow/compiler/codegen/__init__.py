@@ -89,8 +89,7 @@ class Generated:
             pool: list = []   # scratch sets; one per concurrent caller (list ops are atomic)
             fixed = extra
             disp0 = disp
-            # threaded code faults its output pages on every thread: pre-fault serial code only
-            new = np.empty if src != self.canonical else _fresh
+            new = _fresh if src == self.canonical else _fresh_threaded
 
             keep = [[] for _ in alloc]   # last large output per slot, for recycling
 
@@ -165,6 +164,16 @@ def _fresh(shape, dtype):
     a = np.empty(shape, dtype)
     if a.nbytes >= _TOUCH:
         a.reshape(-1)[::4096 // a.itemsize] = 0
+    return a
+
+
+def _fresh_threaded(shape, dtype):
+    """A new output array for threaded code: large ones get their pages faulted in by all
+    threads (`rt.ef_touch_pages`). A recycled output skips this: its pages are mapped."""
+    a = np.empty(shape, dtype)
+    if a.nbytes >= _TOUCH:
+        from ..rt import ef_touch_pages
+        ef_touch_pages(a.reshape(-1).view(np.uint8), 4096)
     return a
 
 

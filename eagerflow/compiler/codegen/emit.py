@@ -103,14 +103,6 @@ class Emitter:
         elif v.id in self.out_candidates and v.id not in self.out_params:
             self.out_params[v.id] = f"out{len(self.out_params)}"
             self.hoist(f"{name} = {self.out_params[v.id]}")
-            if self.threaded and v.type.size * v.type.dtype.itemsize >= (1 << 20):
-                # fault the new output's pages in on every thread first (serial code gets this
-                # from the executor): faults inside the vectorized loop are slower
-                flat, p = self.tmp("flat"), self.tmp("p")
-                step = 4096 // v.type.dtype.itemsize
-                self.hoist(f"{flat} = {name}.reshape(-1)")
-                self.hoist(f"for {p} in prange(({flat}.shape[0] + {step - 1}) // {step}):")
-                self.hoist(f"    {flat}[{p} * {step}] = 0")
         elif v.id in self.top_level and v.id not in self.out_candidates and \
                 v.type.size >= SCRATCH_MIN and v.id not in self.scratch:
             self.scratch[v.id] = f"tmp{len(self.scratch)}"
