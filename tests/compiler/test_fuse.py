@@ -198,3 +198,23 @@ def test_changes_name_nodes():
     f = ef.function(lambda x: np.sqrt(np.abs(x) + 1.0) * 2.0, backend="interpreter")
     rec = {r.name: r for r in f.lower(x).passes}
     assert rec["fuse"].changes == ["fuse: %0, %1, %2, %3 -> fused.elementwise {shape=(8,)}"]
+
+
+def test_siblings_reading_one_array_are_one_node():
+    x, s = RNG.standard_normal(16), 3.0
+    g = _lower(lambda x, s: (np.sin(x) * 0.75 + np.exp(x * 0.01) / s, np.cos(x) - s), x, s)
+    assert _ops(g) == ["fused.elementwise"] and len(g.nodes[0].outputs) == 2
+
+
+def test_siblings_feeding_reductions_stay_apart():
+    """Each is absorbed by its own reduction, which stores nothing; merged, one would store."""
+    x = RNG.standard_normal((4, 6))
+    g = _lower(lambda x: (np.sin(x).sum(axis=1), np.cos(x).max(axis=1)), x)
+    assert _ops(g) == ["fused.reduce", "fused.reduce"]
+    assert all(len(n.outputs) == 1 for n in g.nodes)
+
+
+def test_sibling_of_a_matmul_epilogue_stays_apart():
+    x, w, y = RNG.standard_normal((4, 3)), RNG.standard_normal((3, 5)), RNG.standard_normal((4, 5))
+    g = _lower(lambda x, w, y: (np.maximum(x @ w + y, 0.0), y * 2.0 + 1.0), x, w, y)
+    assert sorted(_ops(g)) == ["fused.elementwise", "fused.matmul"]

@@ -175,6 +175,45 @@ def _form_groups(plan: _Plan):
                 plan.merge([cur, g])
 
 
+def _merge_siblings(plan: _Plan):
+    """Elementwise groups of one output shape that read the same array of that shape become one
+    group: one loop reads the array once (`sin(x)` and `cos(x)`). A group that feeds a reduction
+    or reads a matmul's result stays apart: rule 5 or 6 of docs/optimizer.md makes it part of
+    that node instead, with nothing stored."""
+    readers: dict[int, list[int]] = {}   # value id -> fusible nodes reading it at their shape
+    for i, n in enumerate(plan.nodes):
+        if i not in plan.group_of or plan.kind.get(plan.group_of[i]) != "elementwise":
+            continue
+        for v in n.inputs:
+            if not isinstance(v, Const) and v.type.shape == n.output.type.shape:
+                readers.setdefault(v.id, []).append(i)
+    for nodes in readers.values():
+        cur = None
+        for i in nodes:
+            g = plan.group_of[i]
+            if g == cur or _kept_apart(plan, plan.groups[g]):
+                continue
+            if cur is None:
+                cur = g
+            else:
+                m = plan.merge([cur, g])   # None: it would close a cycle
+                cur = cur if m is None else m
+
+
+def _kept_apart(plan: _Plan, mask: int) -> bool:
+    for i in _bits(mask):
+        n = plan.nodes[i]
+        for v in n.inputs:
+            j = plan.producer(v)
+            if j is not None and plan.nodes[j].op in EPILOGUE_HOSTS:
+                return True
+        for u in plan.users.get(n.output.id, ()):
+            op = REGISTRY.get(plan.nodes[u].op)
+            if not (mask >> u) & 1 and op is not None and op.kind is Kind.REDUCTION:
+                return True
+    return False
+
+
 def _absorb_reductions(plan: _Plan):
     for i, n in enumerate(plan.nodes):
         op = REGISTRY.get(n.op)
@@ -313,6 +352,7 @@ def fuse(graph: Graph) -> tuple[Graph, list[str]]:
     graph, region_changes = _fuse_regions(graph)
     plan = _Plan(graph)
     _form_groups(plan)
+    _merge_siblings(plan)
     _absorb_reductions(plan)
     _absorb_epilogues(plan)
     fused = {g for g, m in plan.groups.items()
