@@ -328,3 +328,23 @@ def _compiled(f, key):
     if key not in _CACHE:
         _CACHE[key] = ef.function(f)
     return _CACHE[key]
+
+
+_RNG = np.random.default_rng(11)
+
+
+@pytest.mark.parametrize("f, a, b", [
+    (lambda a, b: (a @ b).astype(np.float64) * 2.0, _RNG.integers(-5, 5, (3,)),
+     _RNG.integers(-5, 5, (3, 4))),
+    (lambda a, b: (a @ b) + 1, _RNG.integers(-5, 5, (2, 3, 4)), _RNG.integers(-5, 5, (2, 4, 5))),
+    (lambda a, b: np.logical_not(a @ b), _RNG.random((3, 4)) > 0.5, _RNG.random((4, 2)) > 0.5),
+    (lambda a, b: (a @ b) * 3, _RNG.integers(-5, 5, (4,)), _RNG.integers(-5, 5, (4,))),
+    (lambda a, b: np.maximum(a @ b, 0.0), _RNG.standard_normal((2, 3, 4)),
+     _RNG.standard_normal((2, 4, 5))),
+])
+def test_matmul_epilogue_over_a_numpy_product(f, a, b):
+    """A fused.matmul whose product has no compiled loop (1-d integer, batched, boolean): the
+    product runs through NumPy, the epilogue in the compiled code (it used to raise)."""
+    got, want = ef.function(f)(a, b), f(a, b)
+    assert np.asarray(got).dtype == np.asarray(want).dtype
+    np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -631,8 +631,14 @@ def emit_matmul(em: Emitter, node: Node, region: Graph | None):
     m = em.tmp("mm")
     if mm_dt.kind == "f" and a.type.ndim <= 2 and b.type.ndim <= 2:
         em.line(f"{m} = np.dot({an}, {bn})")
-    else:
+    elif mm_dt.kind != "b" and a.type.ndim == 2 and b.type.ndim == 2:
         _matmul_loops(em, m, an, bn, a.type, b.type, mm_dt)
+    else:   # batched, 1-d integer or boolean: the product through NumPy, the epilogue compiled
+        em.uses_objmode = True
+        mt = TensorType(mm_dt, res.type.shape)
+        em.line(f'with objmode({m}="{nb_type(mt)}"):')
+        em.line(f"    {m} = np.asarray(ef_impl('matmul')({an}, {bn}), {dtype_code(mm_dt)})"
+                + ("[()]" if not mt.ndim else ""))
     out = em.define(res)
     if region is None:
         em.line(f"{out} = {m}")
@@ -657,8 +663,6 @@ def emit_matmul(em: Emitter, node: Node, region: Graph | None):
 
 
 def _matmul_loops(em, m, an, bn, at, bt, dt):
-    if at.ndim != 2 or bt.ndim != 2 or dt.kind == "b":
-        raise _Fallback("batched or boolean matmul runs through objmode")
     em.line(f"{m} = np.zeros(({an}.shape[0], {bn}.shape[1]), {dtype_code(dt)})")
     em.line(f"for i in range({an}.shape[0]):")
     em.line(f"    for k in range({an}.shape[1]):")
