@@ -21,7 +21,7 @@ from .mathlib import ef_exp_f64, ef_log1p_f64
 __all__ = ["ef_floordiv_f", "ef_floordiv_i", "ef_mod_f", "ef_mod_i", "ef_pow_i", "ef_lshift",
            "ef_rshift", "ef_logaddexp", "ef_sign_f", "ef_sum_block", "ef_prod_block",
            "ef_max_block", "ef_min_block", "ef_max", "ef_min", "ef_fmax", "ef_fmin", "ef_impl",
-           "ef_check_index", "ef_divmod_f", "ef_stack_block", "ef_prefetch_row", "ef_prefetch_row_w", "np", "math",
+           "ef_check_index", "ef_divmod_f", "ef_stack_block", "np", "math",
            "BLOCK", "CHUNK", "COLS", "ROWS"]
 
 BLOCK = 256   # elements per block in blocked float reductions (docs/numba_backend.md)
@@ -420,44 +420,6 @@ def ef_impl(name):
     return REGISTRY[name].impl
 
 
-_PREFETCH_MAX = 1 << 15   # bytes of one row to prefetch at most
-
-
-def _prefetcher(write: int, locality: int):
-    """An intrinsic `f(arr, i)`: prefetch the bytes of arr[i] (dim 0 stride; at most
-    _PREFETCH_MAX), one cache line per instruction. Prefetches never fault, so a row past the end
-    or a strided view costs nothing but the instructions."""
-    @intrinsic
-    def prefetch(typingctx, arr, i):
-        if not isinstance(arr, types.Array) or arr.ndim < 1:
-            return None
-
-        def codegen(context, builder, signature, args):
-            aryty = signature.args[0]
-            ary = context.make_array(aryty)(context, builder, args[0])
-            stride0 = cgutils.unpack_tuple(builder, ary.strides, aryty.ndim)[0]
-            i64 = ir.IntType(64)
-            start = builder.add(builder.ptrtoint(ary.data, i64),
-                                builder.mul(builder.sext(args[1], i64), stride0))
-            nbytes = builder.select(builder.icmp_signed("<", stride0, ir.Constant(i64, 0)),
-                                    ir.Constant(i64, 0), stride0)
-            cap = ir.Constant(i64, _PREFETCH_MAX)
-            nbytes = builder.select(builder.icmp_signed(">", nbytes, cap), cap, nbytes)
-            i8p = ir.PointerType(ir.IntType(8))
-            i32 = ir.IntType(32)
-            fn = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-                "llvm.prefetch.p0i8")
-            with cgutils.for_range_slice(builder, ir.Constant(i64, 0), nbytes,
-                                         ir.Constant(i64, 64)) as (off, _):
-                p = builder.inttoptr(builder.add(start, off), i8p)
-                builder.call(fn, [p, ir.Constant(i32, write), ir.Constant(i32, locality),
-                                  ir.Constant(i32, 1)])
-            return context.get_dummy_value()
-        return types.none(arr, i), codegen
-    return prefetch
-
-
 @intrinsic
 def ef_stack_block(typingctx, dtype):
     """A BLOCK-element scratch array in the calling function's stack frame: no allocation (two
@@ -488,10 +450,3 @@ def ef_touch_pages(b, step):
     for a fresh output of threaded code (faults inside the vectorized loop are slower)."""
     for p in prange((b.shape[0] + step - 1) // step):
         b[p * step] = 0
-
-
-# Row groups (codegen/kernels.py) prefetch the next row of each input into L2 and the row about
-# to be written for writing: the row's compute then overlaps the memory traffic (softmax over
-# 2000x2000 float64: 3.07 -> 2.36 ns per element measured here).
-ef_prefetch_row = _prefetcher(0, 2)
-ef_prefetch_row_w = _prefetcher(1, 3)

@@ -841,7 +841,6 @@ def emit_row_group(em: Emitter, group):
     body = em.lines[mark:]
     del em.lines[mark:]
     em.indent, em.row = indent0, False
-    prefetch = _row_prefetches(em, group)
     em.row_local, em.row_bufs = set(), []
     rn = em.tmp("rows")
     em.line(f"# row group: {len(group)} kernels share one loop over dim 0")
@@ -861,28 +860,7 @@ def emit_row_group(em: Emitter, group):
         indent0 += 1
     else:
         em.line(f"for i0 in range({rn}):")
-    for l in prefetch:
-        em.lines.append("    " * (indent0 + 1) + l)
     em.lines += body
-
-
-def _row_prefetches(em: Emitter, group) -> list[str]:
-    """Prefetch the next row of each array the group reads and the row it writes (rt.py)."""
-    rows = _row_shape(group[0])[0]
-    produced = {v.id for n in group for v in n.outputs}
-    reads, writes = {}, {}
-    for n in group:
-        for v in n.inputs:
-            if v.id not in produced and not isinstance(v, Const) and v.type.ndim >= 2 and \
-                    v.type.shape[0] == rows:
-                reads.setdefault(v.id, em.ref(v))
-        reduces = REGISTRY[n.op].kind is Kind.REDUCTION or "reduce" in n.attrs
-        for v in n.outputs[1:] if reduces else n.outputs:
-            if v.type.ndim >= 2 and v.type.shape[0] == rows and v.id not in em.row_local and \
-                    v.id not in em.block_local:
-                writes.setdefault(v.id, em.ref(v))
-    return [f"ef_prefetch_row({r}, i0 + 1)" for r in reads.values()] + \
-        [f"ef_prefetch_row_w({w}, i0)" for w in writes.values()]
 
 
 def _row_local(graph: Graph, group) -> set[int]:
