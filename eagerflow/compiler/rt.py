@@ -164,7 +164,7 @@ def ef_fmin(a, b):
 
 # Blocked reductions: independent lanes over a block held in L1, combined as a fixed tree, so
 # the order is the same on every run. Sums use 16 lanes. For float arrays the lanes are one LLVM
-# vector (`_lane_sums`): LLVM's SLP vectorizer left the 16 scalar accumulators scalar, one add per
+# vector (`_lane_sums16`): LLVM's SLP vectorizer left the 16 scalar accumulators scalar, one add per
 # element (0.133 ns per element measured here); as a vector the adds run 4-8 wide. Each lane
 # still adds its elements in index order, so the result is the same bit for bit.
 
@@ -199,11 +199,11 @@ def _lane_sums16(typingctx, buf, n16):
     return types.UniTuple(dt, 16)(buf, n16), codegen
 
 
-def _scalar_lane_sums16(buf, n16, zero):
-    pass
+def _block_lanes_sum(buf, n16, zero):
+    """The 16 sum lanes of buf[:n16], for jitted code (the overload below picks vector or scalar)."""
 
 
-@overload(_scalar_lane_sums16, inline="always")
+@overload(_block_lanes_sum, inline="always")
 def _lane_sums_impl(buf, n16, zero):
     if _lanes_ok(buf) and zero == buf.dtype:
         return lambda buf, n16, zero: _lane_sums16(buf, n16)
@@ -236,7 +236,7 @@ def _lane_sums_impl(buf, n16, zero):
 def ef_sum_block(buf, m, zero):
     n16 = m - m % 16
     s0, s1, s2, s3, s4, s5, s6, s7, u0, u1, u2, u3, u4, u5, u6, u7 = \
-        _scalar_lane_sums16(buf, n16, zero)
+        _block_lanes_sum(buf, n16, zero)
     t = zero
     for j in range(n16, m):
         t += buf[j]
@@ -302,9 +302,8 @@ def _lane_picker(pred: str):
 
             def pick2(a, b):
                 return builder.select(builder.fcmp_ordered(pred, b, a), b, a)
-            builder.store(pick2(pick2(vals[0], vals[1]), pick2(vals[2], vals[3])), accs[0])
-            acc = accs[0]
-            v, bad = builder.load(acc), builder.load(nan)
+            v = pick2(pick2(vals[0], vals[1]), pick2(vals[2], vals[3]))
+            bad = builder.load(nan)
             lanes = [builder.extract_element(v, ir.Constant(i32, k)) for k in range(8)]
             seen = builder.extract_element(bad, ir.Constant(i32, 0))
             for k in range(1, 8):
@@ -317,12 +316,12 @@ def _lane_picker(pred: str):
 _lane_max8, _lane_min8 = _lane_picker(">"), _lane_picker("<")
 
 
-def _scalar_lane_max8(buf, n8, init):
-    pass
+def _block_lanes_max(buf, n8, init):
+    """The 8 max lanes of buf[:n8] and whether a NaN was seen, for jitted code (_pick_overload)."""
 
 
-def _scalar_lane_min8(buf, n8, init):
-    pass
+def _block_lanes_min(buf, n8, init):
+    """As _block_lanes_max, keeping the smaller."""
 
 
 @njit(inline="always")
@@ -364,15 +363,15 @@ def _pick_overload(stub, vector, better):
     return impl
 
 
-_pick_overload(_scalar_lane_max8, _lane_max8, _gt)
-_pick_overload(_scalar_lane_min8, _lane_min8, _lt)
+_pick_overload(_block_lanes_max, _lane_max8, _gt)
+_pick_overload(_block_lanes_min, _lane_min8, _lt)
 
 
 @njit(error_model="numpy")
 def ef_max_block(buf, m, lowest):
     # 8 lanes of plain compares; NaN tracked apart and returned if seen.
     n8 = m - m % 8
-    s0, s1, s2, s3, s4, s5, s6, s7, bad = _scalar_lane_max8(buf, n8, lowest)
+    s0, s1, s2, s3, s4, s5, s6, s7, bad = _block_lanes_max(buf, n8, lowest)
     for j in range(n8, m):
         x = buf[j]
         s0 = x if x > s0 else s0
@@ -391,7 +390,7 @@ def ef_max_block(buf, m, lowest):
 @njit(error_model="numpy")
 def ef_min_block(buf, m, highest):
     n8 = m - m % 8
-    s0, s1, s2, s3, s4, s5, s6, s7, bad = _scalar_lane_min8(buf, n8, highest)
+    s0, s1, s2, s3, s4, s5, s6, s7, bad = _block_lanes_min(buf, n8, highest)
     for j in range(n8, m):
         x = buf[j]
         s0 = x if x < s0 else s0

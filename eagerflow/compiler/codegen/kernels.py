@@ -632,7 +632,7 @@ def emit_matmul(em: Emitter, node: Node, region: Graph | None):
     if mm_dt.kind == "f" and a.type.ndim <= 2 and b.type.ndim <= 2:
         em.line(f"{m} = np.dot({an}, {bn})")
     elif mm_dt.kind != "b" and a.type.ndim == 2 and b.type.ndim == 2:
-        _matmul_loops(em, m, an, bn, a.type, b.type, mm_dt)
+        _matmul_loops(em, m, an, bn, mm_dt)
     else:   # batched, 1-d integer or boolean: the product through NumPy, the epilogue compiled
         em.uses_objmode = True
         mt = TensorType(mm_dt, res.type.shape)
@@ -662,7 +662,7 @@ def emit_matmul(em: Emitter, node: Node, region: Graph | None):
         em.fresh.add(res.id)
 
 
-def _matmul_loops(em, m, an, bn, at, bt, dt):
+def _matmul_loops(em, m, an, bn, dt):
     em.line(f"{m} = np.zeros(({an}.shape[0], {bn}.shape[1]), {dtype_code(dt)})")
     em.line(f"for i in range({an}.shape[0]):")
     em.line(f"    for k in range({an}.shape[1]):")
