@@ -22,12 +22,13 @@ __all__ = ["ef_floordiv_f", "ef_floordiv_i", "ef_mod_f", "ef_mod_i", "ef_pow_i",
            "ef_rshift", "ef_logaddexp", "ef_sign_f", "ef_sum_block", "ef_prod_block",
            "ef_max_block", "ef_min_block", "ef_max", "ef_min", "ef_fmax", "ef_fmin", "ef_impl",
            "ef_check_index", "ef_divmod_f", "ef_stack_block", "np", "math",
-           "BLOCK", "CHUNK", "COLS", "ROWS"]
+           "BLOCK", "CHUNK", "COLS", "ROWS", "MATROWS"]
 
 BLOCK = 256   # elements per block in blocked float reductions (docs/numba_backend.md)
-CHUNK = 65536   # elements per partial of a 1-d full reduction (fixed: thread-count independent)
+CHUNK = 16384   # elements per partial of a 1-d full reduction (fixed: thread-count independent)
 COLS = 256     # columns per parallel task of a reduction over leading axes
 ROWS = 16      # rows per parallel task of a row group (its buffers are allocated per task)
+MATROWS = 1024   # rows per partial of a threaded vector @ narrow matrix (fixed: thread-count independent)
 
 # this file's content as imported (codegen.helpers_digest: part of every compile cache key)
 with open(__file__, "rb") as _f:

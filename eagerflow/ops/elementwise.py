@@ -52,11 +52,19 @@ def ufunc_impl(ufunc):
     return impl
 
 
-def elementwise(name, ufunc, template=None, *, dtypes=ALL, commutative=False, vjp=None, doc=""):
+# What one element of a transcendental function costs, in elements of plain arithmetic (a
+# polynomial and a range reduction: np.exp ~1 ns per element, np.add ~0.15 ns in cache, here).
+# The Numba backend weighs a kernel's size by it to choose threads (docs/numba_backend.md).
+MATH_COST = 8
+
+
+def elementwise(name, ufunc, template=None, *, dtypes=ALL, commutative=False, vjp=None, doc="",
+                cost=0):
     return register(OpDef(
         name, Kind.ELEMENTWISE, impl=ufunc_impl(ufunc), infer=ufunc_infer(ufunc), numpy=(ufunc,),
         emit={"numba": template} if template else {}, vjp=vjp, nin=ufunc.nin,
-        commutative=commutative, dtypes=dtypes, doc=doc or f"np.{ufunc.__name__}"))
+        commutative=commutative, dtypes=dtypes, doc=doc or f"np.{ufunc.__name__}",
+        extra={"cost": cost} if cost else {}))
 
 
 # Gradient rules (autodiff/vjp.py drives them): each builds graph nodes with NumPy calls on
@@ -107,7 +115,7 @@ div_p.extra["numba_invariant"] = (1, {"float64": ("ef_div_by_f64({0}, {1})",
 floordiv_p = elementwise("floordiv", np.floor_divide, {"f": "ef_floordiv_f({0}, {1})", "": "ef_floordiv_i({0}, {1})"}, dtypes=NUM)
 mod_p = elementwise("mod", np.remainder, {"f": "ef_mod_f({0}, {1})", "": "ef_mod_i({0}, {1})"}, dtypes=NUM,
     vjp=lambda g, x, y, out: (g, -g * np.floor_divide(x, y)))
-pow_p = elementwise("pow", np.power, {"f": "({0} ** {1})", "": "ef_pow_i({0}, {1})"}, dtypes=NUM,
+pow_p = elementwise("pow", np.power, {"f": "({0} ** {1})", "": "ef_pow_i({0}, {1})"}, dtypes=NUM, cost=MATH_COST,
     vjp=_pow_vjp)
 neg_p = elementwise("neg", np.negative, "(-{0})", dtypes=NUM,
     vjp=lambda g, x, out: (-g,))
@@ -134,49 +142,49 @@ copysign_p = elementwise("copysign", np.copysign, "np.copysign({0}, {1})", dtype
     vjp=lambda g, x, y, out: (np.where((x >= 0) == (out >= 0), g, -g), None))
 hypot_p = elementwise("hypot", np.hypot, "np.hypot({0}, {1})", dtypes=FLOAT, commutative=True,
     vjp=lambda g, x, y, out: (g * x / out, g * y / out))
-logaddexp_p = elementwise("logaddexp", np.logaddexp, "ef_logaddexp({0}, {1})", dtypes=FLOAT, commutative=True,
+logaddexp_p = elementwise("logaddexp", np.logaddexp, "ef_logaddexp({0}, {1})", dtypes=FLOAT, cost=MATH_COST, commutative=True,
 
 # Transcendental.
     vjp=lambda g, x, y, out: (g * np.exp(x - out), g * np.exp(y - out)))
-exp_p = elementwise("exp", np.exp, "np.exp({0})", dtypes=FLOAT,
+exp_p = elementwise("exp", np.exp, "np.exp({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g * out,))
-exp2_p = elementwise("exp2", np.exp2, "np.exp2({0})", dtypes=FLOAT,
+exp2_p = elementwise("exp2", np.exp2, "np.exp2({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g * out * _LN2,))
-expm1_p = elementwise("expm1", np.expm1, "np.expm1({0})", dtypes=FLOAT,
+expm1_p = elementwise("expm1", np.expm1, "np.expm1({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g * (out + 1.0),))
-log_p = elementwise("log", np.log, "np.log({0})", dtypes=FLOAT,
+log_p = elementwise("log", np.log, "np.log({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g / x,))
-log2_p = elementwise("log2", np.log2, "np.log2({0})", dtypes=FLOAT,
+log2_p = elementwise("log2", np.log2, "np.log2({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g / (x * _LN2),))
-log10_p = elementwise("log10", np.log10, "np.log10({0})", dtypes=FLOAT,
+log10_p = elementwise("log10", np.log10, "np.log10({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g / (x * _LN10),))
-log1p_p = elementwise("log1p", np.log1p, "np.log1p({0})", dtypes=FLOAT,
+log1p_p = elementwise("log1p", np.log1p, "np.log1p({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g / (x + 1.0),))
-sin_p = elementwise("sin", np.sin, "np.sin({0})", dtypes=FLOAT,
+sin_p = elementwise("sin", np.sin, "np.sin({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g * np.cos(x),))
-cos_p = elementwise("cos", np.cos, "np.cos({0})", dtypes=FLOAT,
+cos_p = elementwise("cos", np.cos, "np.cos({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (-g * np.sin(x),))
-tan_p = elementwise("tan", np.tan, "np.tan({0})", dtypes=FLOAT,
+tan_p = elementwise("tan", np.tan, "np.tan({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g * (out * out + 1.0),))
-arcsin_p = elementwise("arcsin", np.arcsin, "np.arcsin({0})", dtypes=FLOAT,
+arcsin_p = elementwise("arcsin", np.arcsin, "np.arcsin({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g / np.sqrt(1.0 - x * x),))
-arccos_p = elementwise("arccos", np.arccos, "np.arccos({0})", dtypes=FLOAT,
+arccos_p = elementwise("arccos", np.arccos, "np.arccos({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (-g / np.sqrt(1.0 - x * x),))
-arctan_p = elementwise("arctan", np.arctan, "np.arctan({0})", dtypes=FLOAT,
+arctan_p = elementwise("arctan", np.arctan, "np.arctan({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g / (x * x + 1.0),))
-arctan2_p = elementwise("arctan2", np.arctan2, "np.arctan2({0}, {1})", dtypes=FLOAT,
+arctan2_p = elementwise("arctan2", np.arctan2, "np.arctan2({0}, {1})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, y, x, out: (g * x / (x * x + y * y), -g * y / (x * x + y * y)))
-sinh_p = elementwise("sinh", np.sinh, "np.sinh({0})", dtypes=FLOAT,
+sinh_p = elementwise("sinh", np.sinh, "np.sinh({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g * np.cosh(x),))
-cosh_p = elementwise("cosh", np.cosh, "np.cosh({0})", dtypes=FLOAT,
+cosh_p = elementwise("cosh", np.cosh, "np.cosh({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g * np.sinh(x),))
-tanh_p = elementwise("tanh", np.tanh, "np.tanh({0})", dtypes=FLOAT,
+tanh_p = elementwise("tanh", np.tanh, "np.tanh({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g * (1.0 - out * out),))
-arcsinh_p = elementwise("arcsinh", np.arcsinh, "np.arcsinh({0})", dtypes=FLOAT,
+arcsinh_p = elementwise("arcsinh", np.arcsinh, "np.arcsinh({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g / np.sqrt(x * x + 1.0),))
-arccosh_p = elementwise("arccosh", np.arccosh, "np.arccosh({0})", dtypes=FLOAT,
+arccosh_p = elementwise("arccosh", np.arccosh, "np.arccosh({0})", dtypes=FLOAT, cost=MATH_COST,
     vjp=lambda g, x, out: (g / np.sqrt(x * x - 1.0),))
-arctanh_p = elementwise("arctanh", np.arctanh, "np.arctanh({0})", dtypes=FLOAT,
+arctanh_p = elementwise("arctanh", np.arctanh, "np.arctanh({0})", dtypes=FLOAT, cost=MATH_COST,
 
 # Rounding.
     vjp=lambda g, x, out: (g / (1.0 - x * x),))

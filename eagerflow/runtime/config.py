@@ -27,7 +27,8 @@ def functions_run_eagerly() -> bool:
 
 
 # Multi-core code (docs/numba_backend.md, "Threads"): ef.function(parallel=None) uses `parallel`.
-# With parallel on, a signature whose largest input or result has at least `parallel_threshold`
-# elements runs the threaded variant (compiled the first time one does); smaller ones run serial.
+# With parallel on, a kernel whose work reaches `parallel_threshold` gets prange: its largest
+# operand's elements, each counted 1 + the registry cost of its ops (a transcendental op: 8).
+# The threaded variant is compiled the first time a call needs it; smaller work runs serial.
 parallel = "auto"   # True and "auto" behave alike: threads above the threshold
 parallel_threshold = 200_000

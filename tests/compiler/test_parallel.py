@@ -169,3 +169,53 @@ def test_long_1d_kernels_in_chunks_with_fixups(threaded):
     assert_same(got[1], want[1], ulp=4, atol=1e-15)
     serial = ef.function(f, parallel=False)(x, y, 3.0)
     assert_same(got, serial)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n,k", [(1, 8), (2500, 20), (3000, 256)])
+def test_narrow_matrix_vector_products_on_threads(threaded, dtype, n, k):
+    """vector @ M and M @ vector with 8-256 columns run as row blocks in threaded code, not BLAS:
+    the vector @ M partials (MATROWS rows each) are added in order, so any thread count gives the
+    same bits; an epilogue runs over the product."""
+    rng = np.random.default_rng(n + k)
+    m = rng.normal(size=(n, k)).astype(dtype)
+    v, w = rng.normal(size=n).astype(dtype), rng.normal(size=k).astype(dtype)
+
+    def f(m, v, w):
+        return np.tanh(v @ m) - w, m @ w * 2.0
+
+    fn = ef.function(f, parallel=True)
+    src = fn.lower(m, v, w).parallel_source
+    assert "MATROWS" in src and "np.dot" not in src
+    got = _both_thread_counts(fn, m, v, w)
+    want = f(m.astype(np.float64), v.astype(np.float64), w.astype(np.float64))
+    tol = 1e-4 if dtype == "float32" else 1e-11
+    np.testing.assert_allclose(got[0], want[0], rtol=tol, atol=tol * np.sqrt(n))
+    np.testing.assert_allclose(got[1], want[1], rtol=tol, atol=tol * np.sqrt(k))
+    assert got[0].dtype == got[1].dtype == np.dtype(dtype)
+
+
+def test_wide_or_very_narrow_matrices_keep_blas(threaded):
+    fn = ef.function(lambda m, v: (v @ m, m @ v[:4]), parallel=True)
+    m, v = np.ones((300, 4)), np.ones(300)
+    assert "MATROWS" not in (fn.lower(m, v).parallel_source or "")   # 4 columns: BLAS
+    np.testing.assert_allclose(fn(m, v)[0], v @ m)
+
+
+def test_threads_weigh_transcendental_work():
+    """A kernel's size counts each element 1 + the registry cost of its ops: np.exp on 60,000
+    elements threads at the 200,000 threshold, plain arithmetic on as many does not, and one
+    CHUNK or less never threads (a single task)."""
+    from eagerflow.compiler.rt import CHUNK
+    assert config.parallel_threshold == 200_000
+    x = np.linspace(-3, 3, 60_000)
+    heavy = ef.function(lambda x: np.exp(x) + 1.0, parallel=True)
+    light = ef.function(lambda x: x * 2.0 + 1.0, parallel=True)
+    assert "prange(" in heavy.lower(x).parallel_source
+    assert light.lower(x).parallel_source is None
+    small = x[:CHUNK]
+    assert heavy.lower(small).parallel_source is None
+    assert_same(heavy(x), np.exp(x) + 1.0, ulp=2)
+    costly = [op.name for op in REGISTRY.values() if op.extra.get("cost")]
+    assert {"exp", "sin", "tanh", "log1p", "logaddexp"} <= set(costly)
+    assert not {"add", "mul", "sqrt", "maximum"} & set(costly)

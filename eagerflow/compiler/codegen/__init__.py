@@ -53,7 +53,7 @@ class Generated:
     out_types: list = ()   # arrays the executor allocates and passes last (Emitter.out_params)
     scratch_types: list = ()   # intermediates in arrays the executor reuses across calls
     par_source: str | None = None   # the threaded variant (prange), if any loop can use it
-    work: int = 0          # elements of the largest input or result: picks the variant
+    work: int = 0          # the largest input, result or kernel work (kernels._work): picks the variant
 
     def variant(self) -> tuple[str, str]:
         """(canonical source, cache key) of the variant this signature runs: the threaded one
@@ -188,9 +188,12 @@ def _threadsafe_layer():
     import numba
     if "NUMBA_THREADING_LAYER" not in os.environ and numba.config.THREADING_LAYER == "default":
         numba.config.THREADING_LAYER = "threadsafe"
-    # OpenMP workers that spin after a parallel loop steal the cores from the BLAS threads of the
-    # next np.dot (measured here: a 1 ms step became 15 ms). Sleep instead, unless told otherwise.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # How long OpenMP workers spin after a loop before they sleep (docs/numba_backend.md,
+    # "Threads"): libgomp's default spin starves the BLAS threads of a following np.dot; workers
+    # that sleep at once take ~55 us to wake for every threaded call, and longer when BLAS
+    # threads still spin on their cores. 30,000 spins measured best here. Unless the user chose.
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 
 
 def _direct(run, disp, extra):
@@ -281,7 +284,9 @@ def generate(graph: Graph, fastmath=False, parallel=None) -> Generated:
             assert pem.extra == em.extra and pem.out_params == em.out_params and \
                 pem.scratch == em.scratch
     outs = {v.id: v.type for v in graph.results}
-    work = max([v.type.size for v in list(graph.params) + list(graph.results)] or [0])
+    from .kernels import _work
+    work = max([v.type.size for v in list(graph.params) + list(graph.results)] +
+               [_work(n) for n in graph.nodes] or [0])
     types = {o.id: o.type for n in graph.nodes for o in n.outputs}
     return Generated(header + src, _fn_name(graph), [v for _, v in em.extra], em.zero_d_params,
                      [v.type for v in graph.results], [outs[i] for i in em.out_params],
