@@ -53,7 +53,7 @@ class Generated:
     out_types: list = ()   # arrays the executor allocates and passes last (Emitter.out_params)
     scratch_types: list = ()   # intermediates in arrays the executor reuses across calls
     par_source: str | None = None   # the threaded variant (prange), if any loop can use it
-    work: int = 0          # the largest input, result or kernel work (kernels._work): picks the variant
+    work: int = 0          # largest input/result size or kernel_work: picks the variant
 
     def variant(self) -> tuple[str, str]:
         """(canonical source, cache key) of the variant this signature runs: the threaded one
@@ -284,9 +284,9 @@ def generate(graph: Graph, fastmath=False, parallel=None) -> Generated:
             assert pem.extra == em.extra and pem.out_params == em.out_params and \
                 pem.scratch == em.scratch
     outs = {v.id: v.type for v in graph.results}
-    from .kernels import _work
+    from .kernels import kernel_work
     work = max([v.type.size for v in list(graph.params) + list(graph.results)] +
-               [_work(n) for n in graph.nodes] or [0])
+               [kernel_work(n) for n in graph.nodes] or [0])
     types = {o.id: o.type for n in graph.nodes for o in n.outputs}
     return Generated(header + src, _fn_name(graph), [v for _, v in em.extra], em.zero_d_params,
                      [v.type for v in graph.results], [outs[i] for i in em.out_params],

@@ -768,7 +768,7 @@ def emit_node(em: Emitter, node: Node):
     op = REGISTRY[node.op]
     custom = op.emit.get("numba")
     mark = len(em.lines)
-    em.threaded = em.parallel and _work(node) >= em.par_min and \
+    em.threaded = em.parallel and kernel_work(node) >= em.par_min and \
         all(o.id in em.top_level for o in node.outputs)
     try:
         if callable(custom):
@@ -860,7 +860,7 @@ def emit_row_group(em: Emitter, group):
     mark, indent0, extra0 = len(em.lines), em.indent, len(em.extra)
     first = group[0]
     rows = out_dims(em, _row_shape(first), first.inputs)[0]
-    threaded = em.parallel and max(_work(n) for n in group) >= em.par_min
+    threaded = em.parallel and max(kernel_work(n) for n in group) >= em.par_min
     em.row, em.pre = True, []
     em.row_local, em.row_bufs = _row_local(em.graph, group), []
     em.threaded_row = threaded
@@ -935,7 +935,7 @@ def _row_local(graph: Graph, group) -> set[int]:
     return out
 
 
-def _work(node: Node) -> int:
+def kernel_work(node: Node) -> int:
     """Elements a kernel touches (its largest operand), each counted 1 + the registry cost of the
     ops applied to it (a transcendental function costs MATH_COST): decides prange, kernel by
     kernel, against config.parallel_threshold."""
