@@ -188,10 +188,15 @@ def _threadsafe_layer():
     import numba
     if "NUMBA_THREADING_LAYER" not in os.environ and numba.config.THREADING_LAYER == "default":
         numba.config.THREADING_LAYER = "threadsafe"
-    # How long OpenMP workers spin after a loop before they sleep (docs/numba_backend.md,
-    # "Threads"): libgomp's default spin starves the BLAS threads of a following np.dot; workers
-    # that sleep at once take ~55 us to wake for every threaded call, and longer when BLAS
-    # threads still spin on their cores. 30,000 spins measured best here. Unless the user chose.
+    _omp_spin()
+
+
+def _omp_spin():
+    """How long OpenMP workers spin after a loop before they sleep (docs/numba_backend.md,
+    "Threads"): libgomp's default spin starves the BLAS threads of a following np.dot; workers
+    that sleep at once take ~55 us to wake for every threaded call, and longer when BLAS threads
+    still spin on their cores. 30,000 spins measured best here. Unless the user chose. libgomp
+    reads this once, when Numba first compiles parallel code: configure_numba sets it early."""
     if "OMP_WAIT_POLICY" not in os.environ:
         os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 
@@ -244,6 +249,7 @@ def configure_numba():
     if _CONFIGURED:
         return
     _CONFIGURED = True
+    _omp_spin()
     if os.environ.get("NUMBA_CPU_FEATURES") or os.environ.get("EAGERFLOW_WIDE_VECTORS") == "0":
         return
     try:
