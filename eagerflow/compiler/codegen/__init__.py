@@ -188,7 +188,6 @@ def _threadsafe_layer():
     import numba
     if "NUMBA_THREADING_LAYER" not in os.environ and numba.config.THREADING_LAYER == "default":
         numba.config.THREADING_LAYER = "threadsafe"
-    _omp_spin()
 
 
 def _omp_spin():
@@ -196,7 +195,8 @@ def _omp_spin():
     "Threads"): libgomp's default spin starves the BLAS threads of a following np.dot; workers
     that sleep at once take ~55 us to wake for every threaded call, and longer when BLAS threads
     still spin on their cores. 30,000 spins measured best here. Unless the user chose. libgomp
-    reads this once, when Numba first compiles parallel code: configure_numba sets it early."""
+    reads this once, when Numba first compiles parallel code: configure_numba, which generate
+    calls first, sets it before that."""
     if "OMP_WAIT_POLICY" not in os.environ:
         os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 

@@ -630,8 +630,9 @@ def emit_matmul(em: Emitter, node: Node, region: Graph | None):
     an = an if a.type.dtype == mm_dt else f"{an}.astype({dtype_code(mm_dt)})"
     bn = bn if b.type.dtype == mm_dt else f"{bn}.astype({dtype_code(mm_dt)})"
     m = em.tmp("mm")
+    matrix = a if a.type.ndim == 2 else b   # of a vector-matrix product (ndims 1 and 2)
     narrow = em.threaded and mm_dt.kind == "f" and a.type.ndim + b.type.ndim == 3 and \
-        NARROW[0] <= (a.type.shape[-1] if a.type.ndim == 2 else b.type.shape[-1]) <= NARROW[1]
+        NARROW[0] <= matrix.type.shape[-1] <= NARROW[1]
     if narrow and a.type.ndim == 1:
         _vecmat_rows(em, m, an, bn, mm_dt)
     elif narrow:
@@ -670,9 +671,10 @@ def emit_matmul(em: Emitter, node: Node, region: Graph | None):
 
 
 # Threaded code computes vector @ matrix and matrix @ vector itself when the matrix has this many
-# columns: row blocks beat BLAS's transposed gemv 1.4-2.7x from 8 to 256 columns (1e5 x 20: 0.33
-# against 0.9 ms), and matrix @ vector keeps up with it (0.38 against 0.32 ms). No BLAS threads
-# then compete with the kernels' OpenMP threads for the cores (docs/numba_backend.md, "Threads").
+# columns: row blocks beat BLAS's transposed gemv 1.2-2.4x from 8 to 256 columns (1e5 x 20: 0.33
+# against 0.9 ms); matrix @ vector is ~25% slower than BLAS (0.38-0.43 against 0.30-0.32 ms), but
+# then no BLAS threads compete with the kernels' OpenMP threads for the cores, which cost more
+# (docs/numba_backend.md, "Threads").
 NARROW = (8, 256)
 
 
@@ -694,9 +696,8 @@ def _vecmat_rows(em, m, an, bn, dt):
     """v @ M for a tall, narrow M in threaded code: each task sums MATROWS rows into its own
     partial row; the partials are added serially in order, so the bits are the same for any
     thread count."""
-    n, k, nb, part, c, lo, acc, i, vi, j = (em.tmp(s) for s in
-                                             ("n", "k", "nb", "part", "c", "lo", "acc", "i", "vi",
-                                              "j"))
+    n, k, nb, part, c, lo, acc, i, vi, j = (
+        em.tmp(x) for x in ("n", "k", "nb", "part", "c", "lo", "acc", "i", "vi", "j"))
     dtc = dtype_code(dt)
     em.line(f"{n}, {k} = {bn}.shape")
     em.line(f"{nb} = ({n} + MATROWS - 1) // MATROWS")
