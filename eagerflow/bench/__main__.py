@@ -10,7 +10,7 @@ import textwrap
 
 import numpy as np
 
-from .harness import fmt_time, table, timeit
+from .harness import fmt_time, table, timeit, timeit_side_by_side
 from . import workloads as W
 
 
@@ -113,9 +113,7 @@ def run(quick=False, only=None):
         pf = ef.function(fn, parallel=True)
         cf(*args)
         pf(*args)
-        t_np = timeit(fn, *args)
-        t_ef = timeit(cf, *args)
-        t_par = timeit(pf, *args)
+        t_np, t_ef, t_par = timeit_side_by_side([(fn, args), (cf, args), (pf, args)])
         row = {"workload": name, "NumPy": fmt_time(t_np), "eagerflow": fmt_time(t_ef),
                "eagerflow vs NumPy": f"{t_np / t_ef:.2f}x",
                "threads vs NumPy": f"{t_np / t_par:.2f}x",
