@@ -8,56 +8,46 @@ import statistics
 import time
 
 
-def timeit(fn, *args, repeats=7, min_time=0.05, pause=0.15):
-    """Median seconds per call of fn(*args)."""
+def _calls_per_batch(fn, args, min_time):
+    """Calls per timed batch: enough for the batch to take min_time (after one warm-up call)."""
     fn(*args)
     n = 1
     while True:
         t0 = time.perf_counter()
         for _ in range(n):
             fn(*args)
-        dt = time.perf_counter() - t0
-        if dt >= min_time or n >= 1 << 20:
-            break
+        if time.perf_counter() - t0 >= min_time or n >= 1 << 20:
+            return n
         n *= 4
-    samples = []
-    for _ in range(repeats):
-        time.sleep(pause)
-        fn(*args)   # untimed: the first call after an idle pause runs slow on this VM
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn(*args)
-        samples.append((time.perf_counter() - t0) / n)
-    return statistics.median(samples)
 
 
-def timeit_side_by_side(calls, rounds=3, repeats=3, pause=0.15):
+def _batch(fn, args, n, pause):
+    """Seconds per call of one timed batch of n calls, after a pause and one untimed call."""
+    time.sleep(pause)
+    fn(*args)   # untimed: the first call after an idle pause runs slow on this VM
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn(*args)
+    return (time.perf_counter() - t0) / n
+
+
+def timeit(fn, *args, repeats=7, min_time=0.05, pause=0.15):
+    """Median seconds per call of fn(*args)."""
+    n = _calls_per_batch(fn, args, min_time)
+    return statistics.median(_batch(fn, args, n, pause) for _ in range(repeats))
+
+
+def timeit_side_by_side(calls, rounds=3, repeats=3, min_time=0.05, pause=0.15):
     """Median seconds per call of each (fn, args) in `calls`, measured in interleaved rounds
     (each round times every system in turn), so that a slow spell of this shared machine falls
     on all of them rather than on whichever one it was measuring: one contiguous block per system
     had given the same threaded kernel 1.9 ms in one run and 4.1 ms in the next."""
     calls = list(calls)
-    ns, samples = [], [[] for _ in calls]
-    for fn, args in calls:
-        fn(*args)
-        n = 1
-        while True:
-            t0 = time.perf_counter()
-            for _ in range(n):
-                fn(*args)
-            if time.perf_counter() - t0 >= 0.05 or n >= 1 << 20:
-                break
-            n *= 4
-        ns.append(n)
+    ns = [_calls_per_batch(fn, args, min_time) for fn, args in calls]
+    samples = [[] for _ in calls]
     for _ in range(rounds):
         for (fn, args), n, out in zip(calls, ns, samples):
-            for _ in range(repeats):
-                time.sleep(pause)
-                fn(*args)
-                t0 = time.perf_counter()
-                for _ in range(n):
-                    fn(*args)
-                out.append((time.perf_counter() - t0) / n)
+            out.extend(_batch(fn, args, n, pause) for _ in range(repeats))
     return [statistics.median(s) for s in samples]
 
 
