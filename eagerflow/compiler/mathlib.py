@@ -921,17 +921,26 @@ def ef_sigmoid_f64(x):
 # --------------------------------------------------------------------------------------------
 
 def _f32_unary(f64fn):
-    @njit(**_OPTS)
     def f32fn(x):
         return np.float32(f64fn(np.float64(x)))
-    return f32fn
+    return _named_f32(f32fn, f64fn)
 
 
 def _f32_binary(f64fn):
-    @njit(**_OPTS)
     def f32fn(x, y):
         return np.float32(f64fn(np.float64(x), np.float64(y)))
-    return f32fn
+    return _named_f32(f32fn, f64fn)
+
+
+def _named_f32(f32fn, f64fn):
+    """Each wrapper gets its own name before Numba compiles it. Numba names a compiled function
+    by module, qualified name and a per-process counter, and cached generated code calls its
+    copies of these functions by that name: under one shared name (`_f32_unary.<locals>.f32fn`)
+    the cached code of a kernel bound to whichever wrapper this process had compiled under the
+    same counter, and np.tan of float32 returned np.tanh's values."""
+    name = f64fn.py_func.__name__.replace("_f64", "_f32")
+    f32fn.__name__ = f32fn.__qualname__ = name
+    return njit(**_OPTS)(f32fn)
 
 
 _UNARY = ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "sinh",

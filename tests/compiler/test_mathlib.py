@@ -199,3 +199,16 @@ def test_loop_vectorizes(fname):
     targets = {reg: sym for sym, reg in movabs}
     called = {targets.get(c, c) for c in calls}
     assert all(("NRT" in c) for c in called), called
+
+
+def test_compiled_functions_have_unique_names():
+    """Numba names compiled code by module, qualified name and a per-process counter, and cached
+    generated code calls its copies of mathlib functions by that name: two functions sharing a
+    qualified name (wrappers made by one factory) let a kernel loaded from the cache call the
+    wrong one (np.tan of float32 returned np.tanh's values)."""
+    from numba.core.registry import CPUDispatcher
+    disps = {n: getattr(ml, n) for n in dir(ml) if isinstance(getattr(ml, n), CPUDispatcher)}
+    names = [d.py_func.__qualname__ for d in disps.values()]
+    assert len(names) == len(set(names))
+    for n, d in disps.items():
+        assert d.py_func.__qualname__ == n
