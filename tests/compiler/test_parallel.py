@@ -2,6 +2,7 @@
 inputs stay serial. Smoke tests (DESIGN.md "Testing tiers"): a few compile classes."""
 from __future__ import annotations
 
+import os
 import threading
 
 import numba
@@ -219,3 +220,51 @@ def test_threads_weigh_transcendental_work():
     costly = [op.name for op in REGISTRY.values() if op.extra.get("cost")]
     assert {"exp", "sin", "tanh", "log1p", "logaddexp"} <= set(costly)
     assert not {"add", "mul", "sqrt", "maximum"} & set(costly)
+
+
+def test_threaded_1d_kernel_body_is_a_function_of_its_own():
+    """The prange body of a 1-d kernel calls a serial function (docs/numba_backend.md, "Threads":
+    cached, the copy Numba links into threaded code ran 15-20% slower)."""
+    f = ef.function(lambda x, y, s: np.exp(x * s) + y[::2], parallel=True)
+    x, y = np.linspace(-3, 3, 300_000), np.arange(600_000.0)
+    src = f.lower(x, y, 2.0).parallel_source
+    assert "_chunk0(" in src.split("parallel=True")[0]
+    body = src.split("prange(", 1)[1].splitlines()[1].strip()
+    assert "_chunk0(" in body
+    assert_same(f(x, y, 2.0), np.exp(x * 2.0) + y[::2], ulp=2)
+
+
+_PRELOAD = """
+import sys, numpy as np, eagerflow as ef
+x = np.linspace(-700.0, 720.0, 400_000)    # exp overflows at the top: the fix-up path runs too
+f = ef.function(lambda x: np.exp(x) * 2.0 + 1.0, parallel=True)
+got = f(x)
+with np.errstate(over="ignore"):
+    want = np.exp(x) * 2.0 + 1.0
+assert np.array_equal(got, want) or np.allclose(got, want, rtol=1e-15, equal_nan=True)
+mod = next(m for n, m in sys.modules.items() if n.startswith("eagerflow_generated_") and
+           any(k.endswith("_chunk0") for k in vars(m)))
+chunk = next(v for k, v in vars(mod).items() if k.endswith("_chunk0"))
+print(sum(chunk.stats.cache_hits.values()))
+"""
+
+
+def test_chunk_functions_preloaded_from_the_types_an_earlier_process_recorded(tmp_path):
+    import glob
+    import subprocess
+    import sys
+    env = dict(os.environ, EAGERFLOW_CACHE_DIR=str(tmp_path))
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", _PRELOAD], env=env, capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        return int(out.stdout.split()[-1])
+
+    assert run() == 0                                 # compiled: its chunk function too
+    recorded = glob.glob(str(tmp_path / "ef_*.chunks"))
+    assert len(recorded) == 1
+    assert run() == 1                                 # loaded from the cache before the kernel
+    with open(recorded[0], "wb") as f:
+        f.write(b"not a pickle")
+    assert run() == 0                                 # speed only: still correct without it

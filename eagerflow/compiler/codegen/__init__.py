@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import pickle
 import sys
 import tempfile
 import threading
@@ -235,6 +236,7 @@ def _first_call_errors(run, gen, disp):
                                f"{gen.name} (ef_{gen.key}.py in {cache_dir()}): "
                                f"{str(e).splitlines()[0]}", loc=None) from e
         state["done"] = True
+        _record_chunks(disp)
         return out
     return first
 
@@ -349,11 +351,64 @@ def _load_module(source, name, key):
     except Exception as e:
         sys.modules.pop(modname, None)
         raise CompileError(f"generated code failed to load ({e}); source in {path}", loc=None) from e
+    _preload_chunks(mod, name, key)
     if disp.stats.cache_hits or _has_cached(disp):
         stats["disk_loads"] += 1
     else:
         stats["compiles"] += 1
     return disp
+
+
+def _chunk_funcs(mod, name) -> list:
+    """The module's outlined prange bodies (emit.Emitter.outline), as (name, dispatcher)."""
+    pre = f"{name}_chunk"
+    return [(n, f) for n, f in vars(mod).items() if n.startswith(pre) and n[len(pre):].isdigit()]
+
+
+def _chunks_path(key) -> str:
+    return os.path.join(cache_dir(), f"ef_{key}.chunks")
+
+
+def _preload_chunks(mod, name, key):
+    """Compile (from Numba's disk cache) the outlined prange bodies for the argument types an
+    earlier process recorded, before the threaded function loads: its cached machine code then
+    calls their own compiled code, not the copy linked into it, which ran 15-20% slower
+    (docs/numba_backend.md, "Threads"). Speed only: any failure leaves the linked copy."""
+    funcs = dict(_chunk_funcs(mod, name))
+    if not funcs:
+        return
+    try:
+        with open(_chunks_path(key), "rb") as f:
+            entries = pickle.load(f)
+        for fname, sig in entries:
+            funcs[fname].compile(sig)
+    except Exception:
+        return
+
+
+def _record_chunks(disp):
+    """After a threaded function's first call: the argument types its outlined bodies were
+    compiled for, for _preload_chunks in later processes."""
+    try:
+        mod = sys.modules[disp.py_func.__module__]
+        key = disp.py_func.__module__.rsplit("_", 1)[1]
+        entries = [(n, tuple(sig)) for n, f in _chunk_funcs(mod, disp.py_func.__name__)
+                   for sig in f.signatures]
+        if not entries:
+            return
+        path = _chunks_path(key)
+        try:
+            with open(path, "rb") as f:
+                if pickle.load(f) == entries:
+                    return
+        except Exception:
+            pass
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".chunks")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(entries, f)
+        os.replace(tmp, path)
+    except Exception:   # speed only
+        return
 
 
 def _has_cached(disp) -> bool:

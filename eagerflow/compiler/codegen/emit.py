@@ -87,6 +87,7 @@ class Emitter:
         self.pre: list[str] = []   # lines hoisted before a row group's loop
         self.scratch: dict[int, str] = {}
         self.top_level = {o.id for n in graph.nodes for o in n.outputs}
+        self.chunk_funcs: list[str] = []   # outlined prange bodies (outline)
 
     def out_array(self, v: Value, dims: list[str]) -> str:
         """Name of the array a kernel stores value v into: a preallocated output, a reused
@@ -151,6 +152,24 @@ class Emitter:
         else:
             self.line(text)
 
+    def outline(self, start: int, indent: int, index: str) -> str:
+        """Move the lines from `start` on (a prange body at `indent`) into a serial function of
+        their own and return the call that replaces them. Numba links a function the body merely
+        called into the threaded code; cached, that linked copy ran 1-d kernels 15-20% slower
+        than the function's own compiled code, which the threaded code calls instead when that
+        code is loaded first (codegen._preload_chunks; docs/numba_backend.md, "Threads")."""
+        body = [l[4 * indent:] for l in self.lines[start:]]
+        del self.lines[start:]
+        params = free_names("\n".join(body))
+        name = f"{_safe(self.graph.name)}_chunk{len(self.chunk_funcs)}"
+        fm = "True" if self.fastmath else "False"
+        self.chunk_funcs.append("\n".join(
+            [f"@njit(error_model='numpy', fastmath={fm}, cache=True, nogil=True)",
+             f"def {name}({', '.join(params)}):"] + ["    " + l for l in body]))
+        # the prange index is typed int64 in the loop body and uint64 in Numba's gufunc: one
+        # type, one compile of the function
+        return f"{name}({', '.join(f'np.int64({p})' if p == index else p for p in params)})"
+
     def comment_node(self, node: Node):
         ir = self._ir_line(node)
         loc = f"  # {os.path.basename(node.loc[0])}:{node.loc[1]}" if node.loc else ""
@@ -207,10 +226,43 @@ def generate_source(graph: Graph, fastmath=False, parallel=None) -> tuple[str, E
     if parallel:
         head.append("from numba import prange")
     par = ", parallel=True" if parallel else ""
+    for fn in em.chunk_funcs:
+        head += ["", "", fn]
     head += ["", "", f"@njit(error_model='numpy', fastmath={fm}, cache=True, nogil=True{par})",
              f"def {_safe(graph.name)}({', '.join(args)}):"]
     del body_start
     return "\n".join(head + em.lines) + "\n", em
+
+
+def free_names(code: str) -> list[str]:
+    """Names `code` reads but neither assigns nor gets from the generated module's imports:
+    the arguments it needs as a function of its own, in order of first use."""
+    import ast
+    stored, loaded = set(), {}
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Store):
+                stored.add(node.id)
+            else:
+                loaded.setdefault(node.id, (node.lineno, node.col_offset))
+    known = _module_names()
+    return sorted((n for n in loaded if n not in stored and n not in known), key=loaded.get)
+
+
+_NAMES = None
+
+
+def _module_names() -> set:
+    global _NAMES
+    if _NAMES is None:
+        import builtins
+        from .. import rt
+        names = set(dir(builtins)) | set(rt.__all__) | {"np", "math", "njit", "objmode", "prange"}
+        if _has_mathlib():
+            from .. import mathlib
+            names |= set(mathlib.__all__)
+        _NAMES = names
+    return _NAMES
 
 
 _ASSIGNED = re.compile(r"^\s*(?:for\s+)?(\w+)\s*(?:=[^=]|\s+in\s)")

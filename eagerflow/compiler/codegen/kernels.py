@@ -213,6 +213,7 @@ def _elementwise_chunks(em: Emitter, node: Node, region: Graph, shape, d, idx):
     ch, lo, m, jj = em.tmp("ch"), em.tmp("lo"), em.tmp("m"), em.tmp("jj")
     em.line(f"for {ch} in prange(({d} + CHUNK - 1) // CHUNK):")
     em.indent += 1
+    start, indent = len(em.lines), em.indent
     em.line(f"{lo} = {ch} * CHUNK")
     em.line(f"{m} = min(CHUNK, {d} - {lo})")
     args = invariant_elems(em, node.inputs, shape, idx, 0)
@@ -235,7 +236,9 @@ def _elementwise_chunks(em: Emitter, node: Node, region: Graph, shape, d, idx):
     guards, em.guards = em.guards, None
     if guards:
         fixup(em, at, guards, reopen, region, args, store)
-    close_loops(em, 2)
+    em.indent = indent
+    em.line(em.outline(start, indent, ch))
+    close_loops(em, 1)
 
 
 def fixup(em: Emitter, at: int, guards, reopen, region, args, store):
