@@ -207,8 +207,10 @@ def test_compiled_functions_have_unique_names():
     qualified name (wrappers made by one factory) let a kernel loaded from the cache call the
     wrong one (np.tan of float32 returned np.tanh's values)."""
     from numba.core.registry import CPUDispatcher
-    disps = {n: getattr(ml, n) for n in dir(ml) if isinstance(getattr(ml, n), CPUDispatcher)}
-    names = [d.py_func.__qualname__ for d in disps.values()]
-    assert len(names) == len(set(names))
-    for n, d in disps.items():
-        assert d.py_func.__qualname__ == n
+    from eagerflow.compiler import rt
+    for mod in (ml, rt):
+        disps = {n: getattr(mod, n) for n in dir(mod) if isinstance(getattr(mod, n), CPUDispatcher)}
+        names = [d.py_func.__qualname__ for d in disps.values()]
+        assert len(names) == len(set(names))
+        for n, d in disps.items():
+            assert d.py_func.__qualname__ == n, (mod.__name__, n)
