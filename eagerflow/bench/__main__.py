@@ -33,6 +33,8 @@ def _cases(quick):
         (f"softmax over rows, {m}x{m}", W.softmax, [x], None),
         (f"layernorm over rows, {m}x{m}", W.layernorm, [x], None),
         ("MLP forward 512x1024 @1024x1024 @1024x10", W.mlp, list(mlp_args), None),
+        # below the parallel threshold: threads vs serial shows small inputs pay nothing for threads
+        ("a*b + c*sin(d) - exp(-a), 1e+03 f64", W.trig_chain, [a[:1000] for a in v], None),
         ("per-call overhead, (x*2+1).sum() on 10 f64", W.tiny, [rng.standard_normal(10)], "tiny"),
     ]
 
