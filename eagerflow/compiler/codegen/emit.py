@@ -243,8 +243,9 @@ def free_names(code: str) -> list[str]:
         if isinstance(node, ast.Name):
             if isinstance(node.ctx, ast.Store):
                 stored.add(node.id)
-            else:
-                loaded.setdefault(node.id, (node.lineno, node.col_offset))
+            else:   # ast.walk is breadth-first: keep the earliest position seen
+                pos = (node.lineno, node.col_offset)
+                loaded[node.id] = min(loaded.get(node.id, pos), pos)
     known = _module_names()
     return sorted((n for n in loaded if n not in stored and n not in known), key=loaded.get)
 
