@@ -9,8 +9,12 @@ import time
 
 
 def _calls_per_batch(fn, args, min_time):
-    """Calls per timed batch: enough for the batch to take min_time (after one warm-up call)."""
-    fn(*args)
+    """Calls per timed batch: enough for the batch to take min_time, measured after three
+    warm-up calls (the first calls of a function can run 10x slower than later ones: building
+    its fast path, faulting in its output's pages; a batch sized by one such call is a single
+    call after an idle pause)."""
+    for _ in range(3):
+        fn(*args)
     n = 1
     while True:
         t0 = time.perf_counter()
