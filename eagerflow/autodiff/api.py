@@ -93,14 +93,15 @@ class _Differentiated:
                 leaves, tree, statics = flatten(args[i], _is_leaf)
                 watched = [tape.watch(leaf) for leaf in leaves]
                 wrt.append(watched)
-                trees.append((tree, statics))
+                trees.append((tree, statics, leaves))
                 args[i] = unflatten(tree, watched, statics)
             out = self.fn(*args, **kwargs)
             loss, aux = _split_aux(out, self.has_aux)
         flat = tape.gradient(loss, [w for ws in wrt for w in ws])
         grads, it = [], iter(flat)
-        for ws, (tree, statics) in zip(wrt, trees):
-            grads.append(unflatten(tree, [_np_or_zeros(next(it), w) for w in ws], statics))
+        for ws, (tree, statics, leaves) in zip(wrt, trees):
+            grads.append(unflatten(tree, [_np_or_zeros(next(it), w, leaf)
+                                          for w, leaf in zip(ws, leaves)], statics))
         return self._package(tape.concrete(loss), tape.concrete(aux), grads)
 
     def _traced(self, args, kwargs):
@@ -122,7 +123,8 @@ class _Differentiated:
         cts = backward(ctx.nodes[start:], {loss.value.id: one}, flat)
         grads, it = [], iter(cts)
         for ws, (tree, statics) in zip(wrt, trees):
-            grads.append(unflatten(tree, [_or_zeros(next(it), s) for s in ws], statics))
+            grads.append(unflatten(tree, [_kind_of(_or_zeros(next(it), s), s) for s in ws],
+                                   statics))
         return self._package(loss, aux, grads)
 
     def _package(self, loss, aux, grads):
@@ -184,8 +186,22 @@ def _or_zeros(g, like):
     return apply("fill", value=0.0, shape=t.shape, dtype=str(t.dtype))
 
 
-def _np_or_zeros(g, like):
-    return g if g is not None else np.zeros(like.shape, like.dtype)
+def _kind_of(g, seed) -> Tracer:
+    """`g` holding its argument's kind: a 0-d gradient is a NumPy scalar exactly when the
+    argument was a scalar. The backward of a cond or while yields 0-d arrays whatever the
+    argument; a fresh Tracer, as a cotangent may be shared by several gradients."""
+    if g.ndim != 0 or g._scalar == seed._scalar:
+        return g
+    t = Tracer(g.value)
+    t._scalar = seed._scalar
+    return t
+
+
+def _np_or_zeros(g, like, leaf):
+    g = np.asarray(g) if g is not None else np.zeros(like.shape, like.dtype)
+    if g.ndim == 0 and isinstance(leaf, (float, np.generic)):   # a scalar argument
+        return g[()]
+    return g
 
 
 def _autograph(f):
