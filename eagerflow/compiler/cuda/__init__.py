@@ -107,6 +107,8 @@ class CudaGenerated:
                 raise
             except Exception as e:
                 from numba.core.errors import NumbaError
+                if _no_gpu(e):
+                    raise CompileError(_NO_GPU.format(_reason(e)), loc=None) from e
                 if not isinstance(e, NumbaError):
                     raise
                 raise CompileError(f"numba-cuda could not compile the generated kernels for "
@@ -115,6 +117,24 @@ class CudaGenerated:
             state["done"] = True
             return out
         return first
+
+
+_NO_GPU = ('backend="cuda" needs an NVIDIA GPU and its driver, and none is usable here '
+           '(numba-cuda: {}). Use the default CPU backend (ef.function(f), or backend="numba"), '
+           'or run on a machine with a CUDA GPU')
+
+
+def _no_gpu(e) -> bool:
+    """numba-cuda found no driver or no device (raised on the first device copy)."""
+    from numba.cuda.cudadrv.error import CudaSupportError
+    return isinstance(e, CudaSupportError)
+
+
+def _reason(e) -> str:
+    """The line of numba-cuda's multi-line message that says what is missing."""
+    lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+    line = next((l for l in lines if not l.endswith(":")), lines[0] if lines else type(e).__name__)
+    return line.rstrip(".")
 
 
 def generate(graph: Graph) -> CudaGenerated:
