@@ -7,6 +7,10 @@ unary float ops of a class in one fused kernel), so the whole registry costs few
 """
 from __future__ import annotations
 
+import re
+import threading
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -348,3 +352,72 @@ def test_matmul_epilogue_over_a_numpy_product(f, a, b):
     got, want = ef.function(f)(a, b), f(a, b)
     assert np.asarray(got).dtype == np.asarray(want).dtype
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+
+# -- Numba's notes about generated code stay hidden (codegen._quiet_numba) ------------------------
+
+def _text(w) -> str:
+    return re.sub(r"\x1b\[\d+m", "", str(w.message))   # Numba's warnings carry ANSI bold
+
+
+def test_first_compile_shows_no_numba_warnings(monkeypatch, tmp_path):
+    from numba.core.errors import NumbaWarning
+
+    from eagerflow.compiler import codegen
+    monkeypatch.setenv("EAGERFLOW_CACHE_DIR", str(tmp_path))   # Numba compiles anew
+    monkeypatch.setattr(codegen, "_compiled", {})
+
+    def with_out(x, y):   # out= on an argument: an objmode block
+        np.add(x, y, out=x)
+        return x * 2
+
+    def strided_dot(a, b):   # a.T is not contiguous: Numba's np.dot performance hint
+        return a.T @ b
+
+    step = ef.grad(lambda w, x: ((x @ w.T) ** 2).sum())
+    before = list(warnings.filters)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        ef.function(with_out)(np.ones(3), np.ones(3))
+        ef.function(strided_dot)(np.ones((3, 3)), np.ones((3, 3)))
+        ef.function(step)(np.ones((3, 3)), np.ones((4, 3)))
+        warnings.warn("the user's own", NumbaWarning)
+    assert [_text(w) for w in record] == ["the user's own"]
+    assert warnings.filters == before   # nothing left behind
+
+
+def test_quiet_numba_hides_only_numba_notes():
+    from numba.core.errors import NumbaPerformanceWarning, NumbaWarning
+
+    from eagerflow.compiler.codegen import _quiet_numba
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        with _quiet_numba():
+            warnings.warn("np.dot() is faster on contiguous arrays", NumbaPerformanceWarning)
+            warnings.warn("Code running in object mode won't allow parallel execution despite "
+                          "nogil=True.", NumbaWarning)
+            warnings.warn("another Numba warning", NumbaWarning)
+            warnings.warn("overflow encountered in multiply", RuntimeWarning)
+        warnings.warn("np.dot() is faster on contiguous arrays", NumbaPerformanceWarning)
+    assert [_text(w) for w in record] == ["another Numba warning",
+                                          "overflow encountered in multiply",
+                                          "np.dot() is faster on contiguous arrays"]
+
+
+def test_quiet_numba_in_threads_leaves_no_filter():
+    from eagerflow.compiler.codegen import _quiet_numba
+    before = list(warnings.filters)
+    start = threading.Barrier(4)
+
+    def worker():
+        start.wait()
+        for _ in range(200):
+            with _quiet_numba():
+                pass
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert warnings.filters == before

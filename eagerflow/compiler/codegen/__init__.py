@@ -14,6 +14,7 @@ import pickle
 import sys
 import tempfile
 import threading
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -222,7 +223,7 @@ def _first_call_errors(run, gen, disp):
         try:
             # Numba's cache index is a read-modify-write file: processes compiling one module at
             # once could overwrite each other's entries. Compile (or load) under a file lock.
-            with _file_lock(disp):
+            with _file_lock(disp), _quiet_numba():
                 try:
                     out = run(*inputs)
                 except Exception as e:
@@ -239,6 +240,54 @@ def _first_call_errors(run, gen, disp):
         _record_chunks(disp)
         return out
     return first
+
+
+class _quiet_numba:
+    """Hides Numba's notes about generated code while a first call compiles it: "object mode
+    won't allow parallel execution despite nogil" (objmode blocks) and performance hints such as
+    np.dot on non-contiguous arrays. The user cannot act on them. Other warnings pass.
+
+    Not catch_warnings: its restore would undo filter changes other threads made meanwhile, and
+    two overlapping first calls could leave a filter behind. The filters are in place while any
+    first call runs (a count under a lock) and are then taken out of the list they went into
+    (a catch_warnings entered meanwhile in another thread swaps that list out and back)."""
+    _lock = threading.Lock()
+    _depth = 0
+    _items: list = []
+    _into: list = []
+
+    def __enter__(self):
+        cls = _quiet_numba
+        with cls._lock:
+            if cls._depth == 0:
+                import re
+                from numba.core.errors import NumbaPerformanceWarning, NumbaWarning
+                objmode = re.compile(r".*code running in object mode won't allow parallel", re.I)
+                cls._items = [("ignore", objmode, NumbaWarning, None, 0),
+                              ("ignore", None, NumbaPerformanceWarning, None, 0)]
+                cls._into = warnings.filters
+                cls._into[:0] = cls._items
+                _filters_mutated()
+            cls._depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        cls = _quiet_numba
+        with cls._lock:
+            cls._depth -= 1
+            if cls._depth == 0:
+                for filters in {id(l): l for l in (cls._into, warnings.filters)}.values():
+                    for item in cls._items:
+                        if item in filters:
+                            filters.remove(item)
+                _filters_mutated()
+
+
+def _filters_mutated():
+    """Tell the warnings module its filters changed (CPython caches per-module decisions)."""
+    fn = getattr(warnings, "_filters_mutated", None)
+    if fn is not None:
+        fn()
 
 
 def configure_numba():
