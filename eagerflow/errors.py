@@ -35,12 +35,20 @@ class UnsupportedError(TracingError, TypeError):
     """An op, dtype or argument kind eagerflow does not handle (yet)."""
 
 
+class UnsupportedAttributeError(UnsupportedError, AttributeError):
+    """An ndarray method or attribute that traced values do not have (hasattr() still works)."""
+
+
 class ShapeError(TracingError, ValueError):
     """Shapes that do not fit together (broadcasting, reshape, concatenate...)."""
 
 
 class AliasingError(TracingError, ValueError):
     """An in-place update whose effect on other arrays eagerflow cannot represent exactly."""
+
+
+class IntOverflowError(EagerflowError, OverflowError):
+    """A Python int that does not fit the integer dtype it meets, as NumPy's OverflowError."""
 
 
 class VerificationError(EagerflowError):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UnsupportedError
+from ..errors import IntOverflowError, UnsupportedError
 
 # Short names used by the text format, in promotion-friendly order.
 SHORT_NAMES = {
@@ -99,8 +99,11 @@ def type_of(x) -> TensorType:
     if isinstance(x, bool):
         return TensorType(np.dtype(np.bool_), ())
     if isinstance(x, int):
-        if not -2**63 <= x < 2**63:
-            raise UnsupportedError(f"Python int {x} does not fit in int64")
+        if not -2**63 <= x < 2**63:   # NumPy raises OverflowError too (for integer arrays)
+            raise IntOverflowError(f"Python int too large to convert to C long: {x} does not "
+                                   "fit in int64, the dtype eagerflow traces a Python int as "
+                                   "(eager NumPy raises this for integer arrays too; with a "
+                                   "float array, pass float(k))")
         return TensorType(np.dtype(np.int64), (), weak=True)
     if isinstance(x, float):
         return TensorType(np.dtype(np.float64), (), weak=True)

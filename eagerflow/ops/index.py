@@ -164,10 +164,11 @@ def _static(v):
 
 def _static_slice(s):
     from ..tracer.tracer import Tracer
-    if any(isinstance(v, Tracer) for v in (s.start, s.stop, s.step)):
-        raise UnsupportedError(
-            "slice bounds must be Python ints: a traced value gives a slice whose size is known "
-            "only at run time; pass the bound through static_argnames, or use np.where")
+    for v in (s.start, s.stop, s.step):
+        if isinstance(v, Tracer):
+            v._concrete("the slice bound", "A traced bound gives a slice whose size is known "
+                        "only at run time: pass the argument through static_argnames=(...), or "
+                        "keep the shape with np.where(np.arange(len(x)) < n, x, 0)")
     return True
 
 

@@ -8,14 +8,18 @@ whose base changed re-reads it.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-from ..errors import AliasingError, ConcretizationError, UnsupportedError
+from ..errors import (AliasingError, ConcretizationError, UnsupportedAttributeError,
+                      UnsupportedError)
 from ..ops.registry import NUMPY_MAP
 from .context import apply, current, to_value
 
 class Tracer:
-    __slots__ = ("_val", "_base", "_index", "_base_ver", "_ver", "_scalar", "_maybe_view")
+    __slots__ = ("_val", "_base", "_index", "_base_ver", "_ver", "_scalar", "_maybe_view",
+                 "_copy_note", "_pending")
     __array_priority__ = 1000
 
     def __init__(self, value, base: "Tracer | None" = None, index=None):
@@ -29,6 +33,8 @@ class Tracer:
         # so a write through it cannot be functionalized exactly. (A flag, not a set: a Tracer's
         # __eq__ traces, so Tracers must never be compared as keys.)
         self._maybe_view = False
+        self._copy_note = None   # why writing into this value (a gather's copy) is refused
+        self._pending = None     # see __repr__
 
     # -- value and views ---------------------------------------------------------------------------
     @property
@@ -46,6 +52,8 @@ class Tracer:
                 "writing into the result of a reshape/transpose-like op, which NumPy may return "
                 "as a view of its input or as a copy; write to the original array, or call "
                 ".copy() first to make the intent explicit")
+        if self._copy_note:
+            raise AliasingError(self._copy_note)
         self._val = new.value
         self._ver += 1
         b = self._base
@@ -67,7 +75,25 @@ class Tracer:
     mT = property(lambda self: self.swapaxes(-1, -2))
 
     def __repr__(self):
+        # NumPy's shape parsing (np.zeros(n)) replaces the TypeError that __index__ raised with
+        # its own, formatting repr(n) into it in the same bytecode instruction: raise ours again.
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            f = sys._getframe(1)
+            if pending == (id(f), f.f_lasti):
+                self._int_error()
         return f"Tracer<{self.value.type}>"
+
+    def __getattr__(self, name):
+        # Reached only when normal lookup fails: ndarray attributes that do not trace.
+        if name.startswith("__") or not hasattr(np.ndarray, name):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        err = UnsupportedAttributeError(
+            f"ndarray.{name} is not supported on traced values (docs/ops.md lists what traces). "
+            "Write it with supported NumPy functions, or compute it outside the traced function "
+            "and pass the result in")
+        err.name = name
+        raise err
 
     def __len__(self):
         if not self.shape:
@@ -91,6 +117,11 @@ class Tracer:
                        "or make the value static with static_argnames.")
 
     def __index__(self):
+        f = sys._getframe(1)
+        self._pending = (id(f), f.f_lasti)
+        self._int_error()
+
+    def _int_error(self):
         self._concrete("the integer value", "Sizes, shapes and slice bounds must be Python ints: "
                        "pass the argument through static_argnames=(...).")
 
@@ -147,7 +178,7 @@ class Tracer:
         op = NUMPY_MAP.get(func)
         if op is None:
             raise UnsupportedError(
-                f"np.{func.__name__} is not supported by eagerflow (it has no registry entry). "
+                f"{_np_name(func)} is not supported by eagerflow (it has no registry entry). "
                 "Write it with supported NumPy functions (docs/ops.md), or compute it outside the "
                 "traced function and pass the result in")
         if op.extra.get("like"):
@@ -168,7 +199,9 @@ class Tracer:
                 "np.where(mask, x, fill) to keep the shape, or reduce with np.sum(x, where=...) "
                 "written as np.sum(np.where(mask, x, 0))")
         if arrays:
-            return apply("getitem", self, *arrays, index=pattern)
+            t = apply("getitem", self, *arrays, index=pattern)
+            t._copy_note = _gather_note(arrays)
+            return t
         keys = key if isinstance(key, tuple) else (key,)
         if self.ndim == 0 and not any(k is Ellipsis or k is None for k in keys):
             t = Tracer(self.value)   # x[()] of a 0-d array is a NumPy scalar, not a view
@@ -333,6 +366,26 @@ def write_out(out, r, ufunc=False):
                                "casting rule 'same_kind'")
     out[...] = r
     return out
+
+
+def _np_name(func) -> str:
+    """'np.linalg.norm' for np.linalg.norm: the name as users write it."""
+    parts = (getattr(func, "__module__", None) or "numpy").split(".")[1:]
+    while parts and (parts[-1].startswith("_") or parts[-1] == "core"):   # numpy.ma.core
+        parts.pop()
+    return ".".join(["np", *parts, func.__name__])
+
+
+def _gather_note(arrays) -> str:
+    if all(isinstance(a, Tracer) and a._scalar for a in arrays):
+        return ("writing into x[i] with a traced integer i: eager NumPy gives a view of x, but a "
+                "position known only at run time is traced as a copy, so the write would not "
+                "reach x. Write into x directly (x[i, j] = v), or take an explicit copy first "
+                "(row = x[i].copy()) to update a separate array")
+    return ("writing into the result of integer-array indexing (x[[0, 1]], x[idx]), which is a "
+            "copy: the write would not reach x, and eagerflow does not guess which was meant. "
+            "Write into x directly (x[[0, 1]] = v), or take an explicit copy first "
+            "(c = x[[0, 1]].copy()) to update a separate array")
 
 
 def _masked_write(x: Tracer, mask, v) -> Tracer:
