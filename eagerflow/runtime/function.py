@@ -177,7 +177,7 @@ class Function:
 
     def _call(self, args, kwargs):
         key, leaves, treedef, statics = self._split(args, kwargs)
-        entry = self._lookup(key)
+        entry = self._lookup(key, statics)
         traced_now = entry is None
         if entry is None:
             entry, traced_now = self._build(key, leaves, treedef, statics)
@@ -211,11 +211,12 @@ class Function:
                 self._fast[key] = fast
                 self._last = fast
 
-    def _lookup(self, key):
+    def _lookup(self, key, statics):
         """The cached entry for `key`, if its captured arrays still have their traced types."""
         with self._lock:
             entry = self._cache.get(key)
-            if entry is None or not self._captures_match(entry):
+            if entry is None or not self._captures_match(entry) or \
+                    (entry.static_roots and not self._same_roots(entry, statics, key)):
                 return None
             self._cache.move_to_end(key)
             self._hits += 1
@@ -227,6 +228,13 @@ class Function:
             if not isinstance(a, np.ndarray) or a.dtype != dt or a.shape != shape:
                 return False
         return True
+
+    @staticmethod
+    def _same_roots(entry, statics, key) -> bool:
+        """Whether the static arguments that captured arrays were found from are these very
+        objects (an equal one with its own __eq__ may hold other arrays)."""
+        statics = _resolve_statics(statics, key)
+        return all(statics[i] is obj for i, obj in entry.static_roots)
 
     def _run(self, entry, leaves, caps=None):
         tr = entry.traced
@@ -252,7 +260,7 @@ class Function:
         trace it once; the others find it here."""
         from .lowering import lower_traced
         with self._lock:
-            entry = self._lookup(key)
+            entry = self._lookup(key, statics)
             if entry is not None:
                 return entry, False
             self._misses += 1
@@ -262,6 +270,8 @@ class Function:
             entry = Entry(traced, lowered, run)
             entry.capture_sigs = [(np.asarray(c.get()).dtype, np.shape(c.get()))
                                   for c in traced.captures]
+            entry.static_roots = [(c.static, c.obj) for c in traced.captures
+                                  if getattr(c, "static", None) is not None]
             self._cache[key] = entry
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
@@ -274,8 +284,7 @@ class Function:
         if self._captures is None:
             self._captures = find_captures(self.fn)
         fn = self._traceable()
-        static = dict(key[3])
-        statics = [static[s.name] if isinstance(s, _StaticMarker) else s for s in statics]
+        statics = _resolve_statics(statics, key)
         names = leaf_names(treedef, self._signature)
         if any(_is_dev(x) for x in leaves):   # traced through NumPy stand-ins (cuda backend)
             from ..compiler.cuda.device import stand_in
@@ -306,6 +315,10 @@ class Function:
         from ..tracer.trace import leaf_names
         head = (f"{self.name} was traced anew on {sum(self._recent)} of its last "
                 f"{len(self._recent)} calls.")
+        if old == new:
+            return (f"{head} The arguments kept their types, but an array the function reads "
+                    "from outside (a global, a closure variable, or an attribute or item of one "
+                    "or of `self`) changed dtype or shape; keep it to one dtype and shape.")
         if old[0] == new[0]:
             for name, a, b in zip(leaf_names(new[0], self._signature), old[1], new[1]):
                 if a != b:
@@ -391,6 +404,12 @@ def _user_facing(e: BaseException) -> EagerflowError | None:
         if not isinstance(e, EagerflowError):
             return None
     return strip_internal_frames(e)
+
+
+def _resolve_statics(statics, key) -> list:
+    """The static leaves with static_argnames' values in place of their markers."""
+    static = dict(key[3])
+    return [static[s.name] if isinstance(s, _StaticMarker) else s for s in statics]
 
 
 class _StaticMarker:

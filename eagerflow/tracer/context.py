@@ -30,9 +30,10 @@ class TraceContext:
         self.name = name
         self.params: list[Value] = []
         self.nodes: list[Node] = []
-        self.captures = captures if captures is not None else {}   # id(array) -> (label, array)
+        self.captures = captures if captures is not None else {}   # id(array) -> (capture, array)
         self.captured: dict[int, Value] = {}                         # id(array) -> param
-        self.captured_order: list[tuple[str, np.ndarray]] = []
+        self.captured_order: list[tuple] = []                        # (capture, array)
+        self.find_capture = None   # arr -> (capture, arr) or None: arrays reached by a path
         self.parent = parent
         self.effects: dict = {}   # filled by state (Variables); kept per context
         self.weak_int_checks: set = set()   # (param id, dtype str) checked at call time
@@ -60,16 +61,22 @@ class TraceContext:
         return v
 
     def capture(self, arr: np.ndarray) -> Value | None:
-        """A closure/global array seen in an op: an implicit input, passed by reference."""
+        """An array from outside the function (closure, global, or an attribute or item of one or
+        of a static argument) seen in an op: an implicit input, passed by reference."""
         key = id(arr)
         if key in self.captured:
             return self.captured[key]
-        if key not in self.captures:
+        found = self.captures.get(key)
+        if found is None and self.find_capture is not None:
+            found = self.find_capture(arr)
+            if found is not None:
+                self.captures[key] = found
+        if found is None:
             return None
-        label, a = self.captures[key]
-        v = Value(type_of(a), label)
+        cap, a = found
+        v = Value(type_of(a), cap.label)
         self.captured[key] = v
-        self.captured_order.append((label, a))
+        self.captured_order.append(found)
         return v
 
 

@@ -18,6 +18,7 @@ import eagerflow as ef
 from eagerflow.autodiff.vjp import NON_DIFFERENTIABLE, NOT_IN_TRACED_GRAPHS
 from eagerflow.ops import REGISTRY, Kind
 from eagerflow.runtime.interpret import interpret
+from eagerflow.runtime.lowering import lower_traced
 
 DOMAIN = {   # (low, high) for each input of an elementwise op; default (-2, 2)
     "log": [(0.3, 3)], "log2": [(0.3, 3)], "log10": [(0.3, 3)], "sqrt": [(0.3, 3)],
@@ -266,8 +267,11 @@ def check_grads(fn, args, data, eps=1e-6, rtol=1e-5):
     for g, i in zip(grads, float_args):
         assert g.shape == args[i].shape and g.dtype == args[i].dtype
     # the gradient graph: verified after every pass (conftest), same values before and after
-    low = ef.function(gfun, backend="interpreter").lower(*args, r)
-    leaves = list(args) + [r]
+    f = ef.function(gfun, backend="interpreter")
+    key, leaves, treedef, statics = f._split((*args, r), {})
+    traced = f._trace(leaves, treedef, statics, key)
+    low = lower_traced(traced, f)
+    leaves += [c.get() for c in traced.captures]   # index arrays the case's closure holds
     before = interpret(low.traced, leaves)
     after = interpret(low.optimized, leaves)
     for b, a in zip(before, after):

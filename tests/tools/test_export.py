@@ -58,14 +58,14 @@ def test_constants_and_statics_round_trip(tmp_path):
 
     @ef.function(static_argnames=("mode",), backend="interpreter")
     def f(x, mode, k=2):
-        c = np.arange(4.0)                             # an array constant in the graph
-        y = x @ table.T if mode == "proj" else x
-        return (y * k).sum(axis=-1) + c[:1], mode
+        c = np.arange(5.0)                             # an array constant in the graph
+        y = x @ table.T if mode == "proj" else x       # table: a captured array (its view)
+        return (y * k).sum(axis=-1) + c, mode
 
     x = np.ones((5, 4))
     ef.save(f, tmp_path / "f.efg", x, mode="proj", k=3)
     names = zipfile.ZipFile(tmp_path / "f.efg").namelist()
-    assert any(n.startswith("constants/") for n in names)
+    assert any(n.startswith("constants/") for n in names) and "captures/0.npy" in names
     g = ef.load(tmp_path / "f.efg", backend="interpreter")
     assert_same(g(x * 2, mode="proj", k=4), f.fn(x * 2, "proj", 4))
     with pytest.raises(SignatureError, match="static argument mode='proj'"):
