@@ -544,7 +544,8 @@ def cond(pred, true_fn, false_fn, *operands):
     >>> cond(True, lambda x: x + 1, lambda x: x - 1, 1)
     2
     """
-    if not isinstance(pred, Tracer):
+    if not isinstance(pred, Tracer) or current() is None:
+        # a Python/NumPy value, or an eager GradientTape's value (concrete; not tracing)
         return true_fn(*operands) if _truth(pred) else false_fn(*operands)
     res = trace_cond(pred, [lambda: (true_fn(*operands),), lambda: (false_fn(*operands),)],
                      names=("the result",), what="ef.cond")

@@ -239,8 +239,9 @@ class GradientTape:
         self._used = True
         ctx = self._ctx
         end = len(ctx.nodes) if self._end is None else self._end
-        src, tree, statics = flatten(sources, lambda v: isinstance(v, (Tracer, np.ndarray))
-                                     or _is_variable(v))
+        # every non-container is a source: a NumPy scalar or a number must get the TypeError
+        # below, not come back as a "static" in place of its gradient
+        src, tree, statics = flatten(sources, lambda v: True)
         with ctx:
             wrt = [self._source_values(s) for s in src]
             seeds = self._seeds(target, output_gradients)

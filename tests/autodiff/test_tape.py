@@ -136,3 +136,33 @@ def test_watch_rejects_integers_and_unwatched_sources():
         y = np.ones(3) * 2.0
     with pytest.raises(TypeError, match="watch"):
         tape.gradient(y, np.ones(3))
+
+
+@pytest.mark.parametrize("source", [np.float64(2.0), 2.0, np.float32(1.0)])
+def test_unwatched_scalar_sources_are_rejected(source):
+    """A NumPy scalar or a number as a source raises, as an unwatched array does; it once came
+    back unchanged in place of its gradient."""
+    with ef.GradientTape() as tape:
+        y = np.float64(2.0) * 3.0
+    with pytest.raises(TypeError, match="watch"):
+        tape.gradient(y, [source])
+
+
+@pytest.mark.parametrize("x0, want", [(2.0, 3.0), (0.5, 5.0)])
+def test_control_flow_on_tape_values_runs_the_taken_branch(x0, want):
+    """ef.cond / while_loop / fori_loop on an eager tape's values are plain Python (the values
+    are concrete); the gradient follows the branch taken."""
+    with ef.GradientTape(persistent=True) as tape:
+        x = tape.watch(np.float64(x0))
+        y = ef.cond(x > 1.0, lambda v: v * 3.0, lambda v: v * 5.0, x)
+        z = ef.fori_loop(0, 3, lambda i, v: v * 2.0, x)
+        w = ef.while_loop(lambda v: v < 10.0, lambda v: v * 2.0, x)
+    assert float(tape.gradient(y, x)) == want
+    assert float(tape.gradient(z, x)) == 8.0
+    assert float(tape.gradient(w, x)) == float(w) / x0
+    ef.config.run_functions_eagerly(True)
+    try:
+        g = ef.grad(lambda a: ef.cond(a > 1.0, lambda v: v * v, lambda v: -v, a))(x0)
+    finally:
+        ef.config.run_functions_eagerly(False)
+    assert float(g) == (2 * x0 if x0 > 1.0 else -1.0)
