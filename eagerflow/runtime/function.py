@@ -313,6 +313,7 @@ class Function:
     def _retrace_message(self, old, new) -> str:
         """Which argument's signature changed (old and new), and the fix."""
         from ..tracer.trace import leaf_names
+        from .variables import ByIdentity
         head = (f"{self.name} was traced anew on {sum(self._recent)} of its last "
                 f"{len(self._recent)} calls.")
         if old == new:
@@ -325,7 +326,8 @@ class Function:
                     return f"{head} {_leaf_change(name, a, b)}"
             for name, a, b in zip(leaf_names(new[0], self._signature, static=True), old[2], new[2]):
                 if a != b:
-                    return (f"{head} Argument `{name}` is a Python {type(b).__name__}, which is "
+                    kind = type(b.obj if isinstance(b, ByIdentity) else b).__name__
+                    return (f"{head} Argument `{name}` is a Python {kind}, which is "
                             f"static (part of the cache key), and changed from {a!r} to {b!r}: "
                             "each value is a new trace. Pass data as arrays or numbers, which are "
                             "traced; keep Python values that select behaviour (as those in "

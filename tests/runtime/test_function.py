@@ -239,3 +239,17 @@ def test_zero_d_results_match_eager_kind(fn):
 def test_zero_d_arguments_keep_their_kind(arg):
     for fn in (lambda a: a, lambda a: a + 1, lambda a: -a, lambda a: a[()], lambda a: a[...]):
         assert_same(jit(fn)(arg), fn(arg), check_scalar_kind=True)
+
+
+def test_retrace_warning_names_the_class_of_a_module_argument():
+    class Counter(ef.Module):
+        def __init__(self):
+            self.total = ef.Variable(np.zeros(2))
+
+        @ef.function
+        def add(self, x):
+            self.total.assign_add(x)
+
+    calls = [(Counter(), np.ones(2)) for _ in range(8)]
+    msgs = _retrace_messages(lambda m, x: m.add(x), calls)
+    assert msgs and "`self` is a Python Counter" in msgs[0], msgs
