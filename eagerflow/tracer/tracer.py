@@ -388,7 +388,19 @@ def _gather_note(arrays) -> str:
             "(c = x[[0, 1]].copy()) to update a separate array")
 
 
-def _masked_write(x: Tracer, mask, v) -> Tracer:
+def masked_update(x: Tracer, key, op, v):
+    """`x[key] <op>= v` (autograph's augmented assignment): a boolean-mask key with a scalar v
+    is x = where(mask, op(x, v), x), cast back to x's dtype as NumPy's assignment casts;
+    other keys read x[key] and write it back."""
+    from ..ops.index import normalize_index
+    mask = normalize_index(key, x.shape)[2]
+    if mask is None:
+        x[key] = op(x[key], v)
+    else:
+        x._assign(_masked_write(x, mask, v, op))
+
+
+def _masked_write(x: Tracer, mask, v, op=None) -> Tracer:
     m = as_tracer(mask)
     if m.shape != x.shape[:m.ndim]:
         raise UnsupportedError(f"boolean index of shape {m.shape} does not match the indexed "
@@ -399,7 +411,10 @@ def _masked_write(x: Tracer, mask, v) -> Tracer:
                                "layout); use x = np.where(mask, values, x) instead")
     if m.ndim < x.ndim:
         m = m.reshape(m.shape + (1,) * (x.ndim - m.ndim))
-    return apply("where", m, vt.astype(x.dtype), x)
+    # op is the in-place operator (x[mask] += v runs tmp = x[mask]; tmp += v): applied to a copy
+    # it keeps x's dtype and refuses a cast NumPy refuses (int += float)
+    new = vt if op is None else as_tracer(op(x.copy(), vt))
+    return apply("where", m, new.astype(x.dtype), x)
 
 
 def _provenance(t: Tracer) -> str:

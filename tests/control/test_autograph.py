@@ -486,3 +486,77 @@ def test_long_static_range_over_traced_state_is_one_loop():
     assert sum(n.op == "while" for n in low.optimized.walk()) == 1
     assert any("for over range(x.shape[0]) -> while" in r for r in low.report)
     np.testing.assert_array_equal(jit(f)(x), x * 2)
+
+
+def _masked_add(x, v):
+    x[x > 0] += v
+    return x
+
+
+def _masked_sub(x, v):
+    x[x > 0] -= v
+    return x
+
+
+def _masked_mul(x, v):
+    x[x < 1] *= v
+    return x
+
+
+def _masked_div(x, v):
+    x[x != 0] /= v
+    return x
+
+
+def _masked_floordiv(x, v):
+    x[x > 2] //= v
+    return x
+
+
+def _masked_pow(x, v):
+    x[x > 0] **= v
+    return x
+
+
+def _masked_rows(x, v):
+    x[x[:, 0] > 0] += v   # a mask over the leading axis selects whole rows
+    return x
+
+
+@pytest.mark.parametrize("fn", [_masked_add, _masked_sub, _masked_mul, _masked_div,
+                                 _masked_floordiv, _masked_pow, _masked_rows])
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "int32"])
+@given(data=st.data())
+def test_masked_augmented_assignment_matches_numpy(fn, dtype, data):
+    """`x[mask] <op>= v` is where(mask, x <op> v, x): no data-dependent shape is read. Same values,
+    dtype and in-place update of the argument as eager NumPy, or an error where NumPy refuses
+    the cast (int array, float v)."""
+    shape = (3, 4) if fn is _masked_rows else data.draw(st.sampled_from([(0,), (5,), (2, 3)]))
+    if np.dtype(dtype).kind == "f":
+        elems = st.sampled_from([0.0, 1.5, -2.0, 3.0, np.nan, np.inf])
+        v = data.draw(st.sampled_from([2.0, -0.5, 3]))
+    else:
+        elems = st.integers(-5, 5)
+        v = data.draw(st.sampled_from([2, 3, 1.5]))
+    if fn is _masked_pow and np.dtype(dtype).kind == "i":
+        v = 2
+    x = np.array(data.draw(st.lists(elems, min_size=int(np.prod(shape)),
+                                    max_size=int(np.prod(shape)))), dtype).reshape(shape)
+    want_x = x.copy()
+    try:
+        with np.errstate(all="ignore"):
+            want = fn(want_x, v)
+    except TypeError:   # NumPy refuses the in-place cast (int -= 1.5)
+        with pytest.raises(TracingError):
+            ef.function(fn)(x.copy(), v)
+        return
+    got_x = x.copy()
+    got = ef.function(fn)(got_x, v)
+    assert got.dtype == want.dtype
+    if fn is _masked_pow and np.dtype(dtype).kind == "f":   # pow: a few ulp, as docs/mathlib.md
+        rtol = 1e-6 if dtype == "float32" else 1e-14
+        np.testing.assert_allclose(got, want, rtol=rtol)
+        np.testing.assert_allclose(got_x, want_x, rtol=rtol)
+        return
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got_x, want_x)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ...errors import TracingError
 from ..context import current
-from ..tracer import Tracer, as_tracer
+from ..tracer import Tracer, as_tracer, masked_update
 
 UNROLL_WARN = 100     # a Python loop that unrolls more iterations than this (and traces ops) warns
 AUTO_LOOP = 32        # a Python range longer than this over traced state compiles to one `while`
@@ -441,7 +441,11 @@ def setitem(obj, key, value, aug=None):
         obj[key] = value
     else:
         import operator
-        obj[key] = getattr(operator, _AUG[aug])(obj[key], value)
+        op = getattr(operator, _AUG[aug])
+        if isinstance(obj, Tracer):
+            masked_update(obj, key, op, value)   # x[mask] += v reads no data-dependent shape
+        else:
+            obj[key] = op(obj[key], value)
     return obj
 
 
