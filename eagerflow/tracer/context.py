@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from ..errors import TracingError, UnsupportedError, user_location
+from ..errors import AliasingError, TracingError, UnsupportedError, user_location
 from ..ir.graph import Const, Graph, Node, Value
 from ..ir.types import TensorType, type_of
 from ..ops.registry import Kind, get
@@ -60,6 +60,25 @@ class TraceContext:
             raise TracingError(closed[v.id])
         return v
 
+    def root(self) -> "TraceContext":
+        ctx = self
+        while ctx.parent is not None:
+            ctx = ctx.parent
+        return ctx
+
+    def note_rewritten(self, arr: np.ndarray, name: str):
+        """Autograph made the NumPy array `arr` traced (a write of a traced value into it through
+        `name`): another name for the same array would not see the write, so using it raises."""
+        self.root().__dict__.setdefault("rewritten", {})[id(arr)] = (arr, name)
+
+    def check_not_rewritten(self, arr: np.ndarray):
+        found = self.root().__dict__.get("rewritten", {}).get(id(arr))
+        if found is not None and found[0] is arr:
+            raise AliasingError(
+                f"this NumPy array was written with a traced value through the name `{found[1]}`, "
+                "which made that name traced; the write does not reach this other name for the "
+                "same array. Use one name for the buffer, or create it with np.zeros_like(x)")
+
     def capture(self, arr: np.ndarray) -> Value | None:
         """An array from outside the function (closure, global, or an attribute or item of one or
         of a static argument) seen in an op: an implicit input, passed by reference."""
@@ -92,6 +111,7 @@ def to_value(x, ctx: TraceContext | None = None) -> Value:
         from ..runtime.variables import trace_read
         return to_value(Tracer(trace_read(x, ctx)), ctx)
     if isinstance(x, np.ndarray) and ctx is not None:
+        ctx.check_not_rewritten(x)
         v = ctx.capture(x)
         if v is not None:
             return v

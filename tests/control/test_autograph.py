@@ -560,3 +560,72 @@ def test_masked_augmented_assignment_matches_numpy(fn, dtype, data):
         return
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(got_x, want_x)
+
+
+def _buffer_iadd(x):
+    buf = np.zeros(3)
+    buf += x          # a NumPy buffer receiving a traced value becomes traced
+    buf *= 2
+    return buf
+
+
+def _buffer_alias_write(x):
+    a = np.zeros(3)
+    b = a
+    b[0] = x[0]       # eager NumPy also changes `a`; the traced `b` is a copy
+    return a
+
+
+def _buffer_alias_iadd(x):
+    a = np.zeros(3)
+    b = a
+    b += x
+    return a + 1.0
+
+
+def _counter_iadd(x):
+    n = 0
+    n += 2            # Python values keep Python's +=
+    items = [1]
+    items += [2]
+    return x * n * len(items)
+
+
+def test_augmented_assignment_into_a_numpy_buffer():
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(ef.function(_buffer_iadd)(x), _buffer_iadd(x))
+    np.testing.assert_array_equal(ef.function(_counter_iadd)(x), _counter_iadd(x))
+
+
+def _buffer_view_write(x):
+    a = np.zeros(3)
+    v = a[1:]
+    a[1] = x[0]       # eager NumPy also changes the view `v`
+    return v
+
+
+@pytest.mark.parametrize("fn", [_buffer_alias_write, _buffer_alias_iadd, _buffer_view_write])
+def test_a_buffer_written_through_another_name_raises(fn):
+    """`b = a; b[0] = t` makes `b` traced but cannot change `a`: using `a` afterwards raises
+    rather than returning the unwritten buffer."""
+    from eagerflow.errors import AliasingError
+    with pytest.raises(AliasingError, match="`b`|`a`"):
+        ef.function(fn)(np.array([1.0, 2.0, 3.0]))
+
+
+class _Holder:
+    def __init__(self):
+        self.buf = np.zeros(3)
+
+    def fill(self, x):
+        buf = self.buf
+        buf[0] = x[0]     # eager NumPy changes self.buf: eagerflow cannot, so it raises
+        return buf
+
+
+def test_writing_a_traced_value_into_an_outside_array_raises():
+    from eagerflow.errors import EagerflowError
+    h = _Holder()
+    with pytest.raises(EagerflowError):
+        ef.function(_Holder.fill)(h, np.array([1.0, 2.0, 3.0]))
+    assert (h.buf == 0).all()

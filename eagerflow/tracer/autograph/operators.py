@@ -8,12 +8,13 @@ that the converter writes next to each statement.
 from __future__ import annotations
 
 import builtins
+import sys
 import types
 import warnings
 
 import numpy as np
 
-from ...errors import TracingError
+from ...errors import AliasingError, TracingError
 from ..context import current
 from ..tracer import Tracer, as_tracer, masked_update
 
@@ -429,14 +430,44 @@ def _has_tracer(x) -> bool:
     return False
 
 
-def setitem(obj, key, value, aug=None):
+def _traced_buffer(obj, traced, name):
+    """A NumPy array about to receive a traced value inside a trace becomes traced (a constant
+    with the writes applied), unless it comes from outside the function. The traced copy is
+    what `name` holds afterwards: another local name for the same memory would not see the
+    write, so that raises here (and using the array itself later raises: note_rewritten)."""
+    if not (isinstance(obj, np.ndarray) and traced):
+        return obj
+    ctx = current()
+    if ctx is None:
+        return obj
+    root = ctx.root()
+    if id(obj) in ctx.captures or (root.find_capture is not None and
+                                   root.find_capture(obj) is not None):
+        return obj   # an outside array: the write itself raises, as for any captured array
+    caller = sys._getframe(2).f_locals   # the converted function (via setitem or augassign)
+    for other, v in caller.items():
+        if other != name and isinstance(v, np.ndarray) and np.may_share_memory(v, obj):
+            raise AliasingError(
+                f"`{name}` and `{other}` are the same NumPy array (or overlap); writing a traced "
+                f"value through `{name}` makes it a traced copy, which `{other}` would not see. "
+                "Use one name for the buffer, or create it with np.zeros_like(x)")
+    ctx.note_rewritten(obj, name)
+    return as_tracer(obj.copy())
+
+
+def augassign(obj, value, aug, name):
+    """`name <op>= value`: as Python's, except that a NumPy buffer receiving a traced value
+    becomes traced first (`buf = np.zeros(n); buf += t`)."""
+    import operator
+    obj = _traced_buffer(obj, _has_tracer(value), name)
+    return getattr(operator, _AUG[aug])(obj, value)
+
+
+def setitem(obj, key, value, aug=None, name="buf"):
     """`obj[key] = value` (or `obj[key] <op>= value`), returning what `obj` is afterwards. Writing
     a traced value (or at a traced index) into a NumPy array inside a trace makes the array
     traced (a constant with the write applied), so `buf = np.zeros(n); buf[i] = t` works."""
-    if isinstance(obj, np.ndarray) and (_has_tracer(key) or _has_tracer(value)):
-        ctx = current()
-        if ctx is not None and id(obj) not in ctx.captures:
-            obj = as_tracer(obj.copy())
+    obj = _traced_buffer(obj, _has_tracer(key) or _has_tracer(value), name)
     if aug is None:
         obj[key] = value
     else:
@@ -450,5 +481,5 @@ def setitem(obj, key, value, aug=None):
 
 
 __all__ = ["if_stmt", "while_stmt", "for_stmt", "ifexp", "and_", "or_", "not_", "range_",
-           "callee", "setitem", "Undefined", "undefined_return", "retval", "AutographWarning"]
+           "callee", "setitem", "augassign", "Undefined", "undefined_return", "retval", "AutographWarning"]
 _ = as_tracer

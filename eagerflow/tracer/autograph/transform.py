@@ -480,14 +480,20 @@ class Converter:
         traced value into a NumPy buffer (`buf = np.zeros(n)`) makes `buf` traced."""
         t = s.targets[0] if isinstance(s, ast.Assign) and len(s.targets) == 1 else \
             s.target if isinstance(s, ast.AugAssign) else None
+        if isinstance(s, ast.AugAssign) and isinstance(t, ast.Name) and t.id in self.local_names:
+            # `buf += v` -> `buf = ag__.augassign(buf, v, "Add", "buf")`
+            self.changed = True
+            call = _call(_ag("augassign"), [_name(t.id), s.value, _const(type(s.op).__name__),
+                                            _const(t.id)])
+            return _loc(ast.Assign(targets=[_name(t.id, ast.Store())], value=call), s)
         if not (isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and
                 t.value.id in self.local_names):
             return s
         self.changed = True
         key = t.slice
         args = [_name(t.value.id), key, s.value]
-        if isinstance(s, ast.AugAssign):
-            args.append(_const(type(s.op).__name__))
+        args.append(_const(type(s.op).__name__) if isinstance(s, ast.AugAssign) else _const(None))
+        args.append(_const(t.value.id))
         call = _call(_ag("setitem"), args)
         return _loc(ast.Assign(targets=[_name(t.value.id, ast.Store())], value=call), s)
 
