@@ -117,6 +117,20 @@ mod_p = elementwise("mod", np.remainder, {"f": "ef_mod_f({0}, {1})", "": "ef_mod
     vjp=lambda g, x, y, out: (g, -g * np.floor_divide(x, y)))
 pow_p = elementwise("pow", np.power, {"f": "({0} ** {1})", "": "ef_pow_i({0}, {1})"}, dtypes=NUM, cost=MATH_COST,
     vjp=_pow_vjp)
+
+
+def _pow_raises(node) -> bool:
+    """Integers to a negative power raise ValueError; a constant exponent >= 0 cannot."""
+    from ..ir.graph import Const
+    y = node.inputs[1]
+    if node.outputs[0].type.dtype.kind not in "iu":
+        return False
+    return not (isinstance(y, Const) and bool(np.all(np.asarray(y.data) >= 0)))
+
+
+# whether a node's generated code can raise: such kernels never get threads
+# (codegen.kernels.may_raise)
+pow_p.extra["raises"] = _pow_raises
 neg_p = elementwise("neg", np.negative, "(-{0})", dtypes=NUM,
     vjp=lambda g, x, out: (-g,))
 pos_p = elementwise("pos", np.positive, "(+{0})", dtypes=NUM,

@@ -268,3 +268,54 @@ def test_chunk_functions_preloaded_from_the_types_an_earlier_process_recorded(tm
     with open(recorded[0], "wb") as f:
         f.write(b"not a pickle")
     assert run() == 0                                 # speed only: still correct without it
+
+
+def _int_pow(a, b):
+    return a ** b
+
+
+def _int_pow_chain(a, b):
+    return a ** b + 1
+
+
+def _int_pow_rows(x, e):
+    return (x ** e).sum(axis=1) + x.max(axis=1)
+
+
+@pytest.mark.parametrize("fn, shape", [(_int_pow, (400_000,)), (_int_pow_chain, (400_000,)),
+                                       (_int_pow_rows, (700, 700))])
+def test_errors_in_large_kernels_are_raised_on_every_call(fn, shape):
+    """Integers to a negative power raise ValueError as in NumPy, at any size: Numba loses an
+    exception raised on a worker thread (the result was silently wrong and the next call failed
+    with SystemError), so kernels that can raise stay serial."""
+    a = np.full(shape, 2)
+    b = np.ones(shape, np.int64)
+    b.reshape(-1)[b.size * 7 // 9] = -1
+    f = ef.function(fn)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="negative integer powers"):
+            f(a, b)
+    b.reshape(-1)[b.size * 7 // 9] = 3
+    assert_same(f(a, b), fn(a, b))
+
+
+def test_a_constant_non_negative_power_keeps_threads():
+    x = np.full((1000, 1000), 3)
+    low = ef.function(lambda x: (x ** 3 + 1) * 2).lower(x)
+    assert "prange" in low.parallel_source
+
+
+def test_ops_whose_code_can_raise_say_so():
+    """Every op whose generated code calls a runtime helper that raises declares it
+    (extra["raises"]), so the threaded variant keeps such kernels serial."""
+    import inspect
+    from eagerflow.compiler import rt
+    raising = {name for name in dir(rt) if name.startswith("ef_") and
+               "raise " in inspect.getsource(getattr(getattr(rt, name), "py_func",
+                                                     getattr(rt, name)))}
+    assert "ef_pow_i" in raising
+    for op in REGISTRY.values():
+        tmpl = op.emit.get("numba")
+        texts = tmpl.values() if isinstance(tmpl, dict) else [tmpl] if isinstance(tmpl, str) else []
+        if any(h + "(" in t for t in texts for h in raising):
+            assert callable(op.extra.get("raises")), op.name

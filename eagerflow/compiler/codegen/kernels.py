@@ -773,7 +773,7 @@ def emit_node(em: Emitter, node: Node):
     custom = op.emit.get("numba")
     mark = len(em.lines)
     em.threaded = em.parallel and kernel_work(node) >= em.par_min and \
-        all(o.id in em.top_level for o in node.outputs)
+        all(o.id in em.top_level for o in node.outputs) and not may_raise(node)
     try:
         if callable(custom):
             custom(em, node)
@@ -864,7 +864,8 @@ def emit_row_group(em: Emitter, group):
     mark, indent0, extra0 = len(em.lines), em.indent, len(em.extra)
     first = group[0]
     rows = out_dims(em, _row_shape(first), first.inputs)[0]
-    threaded = em.parallel and max(kernel_work(n) for n in group) >= em.par_min
+    threaded = em.parallel and max(kernel_work(n) for n in group) >= em.par_min and \
+        not any(may_raise(n) for n in group)
     em.row, em.pre = True, []
     em.row_local, em.row_bufs = _row_local(em.graph, group), []
     em.threaded_row = threaded
@@ -948,6 +949,14 @@ def kernel_work(node: Node) -> int:
         return size
     ops = [n.op for r in node.regions for n in r.walk()] if node.regions else [node.op]
     return size * (1 + sum(REGISTRY[op].extra.get("cost", 0) for op in ops))
+
+
+def may_raise(node: Node) -> bool:
+    """Whether the kernel's code can raise (registry: extra["raises"](node)). Such a kernel stays
+    serial in threaded code: Numba loses an exception raised on a worker thread, so the result
+    would be silently wrong and the error would surface on a later call."""
+    nodes = [n for r in node.regions for n in r.walk()] if node.regions else [node]
+    return any(REGISTRY[n.op].extra.get("raises", lambda n: False)(n) for n in nodes)
 
 
 class _Fallback(Exception):
