@@ -51,6 +51,11 @@ def _trace(opname, extra_kw=()):
         if dtype is not None:
             x = x.astype(dtype)
         r = x.apply(opname, axis=normalize_axis(axis, x.ndim), keepdims=bool(keepdims))
+        if dtype is not None and r.dtype != np.dtype(dtype):
+            # the reduction widened small ints and bools (to int64): NumPy accumulates in
+            # `dtype`, and the wrapped sum or product is the wide one cast back (modular
+            # arithmetic; a bool sum is "any", a bool product "all")
+            r = r.astype(dtype)
         return write_out(out, r)
     return trace
 

@@ -446,3 +446,25 @@ def test_every_op_is_covered():
     """Documents the exclusions: only FUSED/CONTROL/STATE ops lack a generator."""
     missing = [n for n in TESTED if generator_for(REGISTRY[n]) is None]
     assert not missing, f"ops without a differential-test generator: {missing}"
+
+
+@pytest.mark.parametrize("reduce", [np.sum, np.prod])
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "int16", "int32", "int64",
+                                   "float32", "float64"])
+@given(data=st.data())
+def test_reduction_dtype_argument_is_the_result_dtype(reduce, dtype, data):
+    """np.sum/np.prod(x, dtype=d) accumulate in d, as NumPy: small ints wrap, a bool sum is
+    "any" (the default promotion to int64 must not win), on the interpreter and in Numba code."""
+    x = data.draw(array_of(data.draw(st.sampled_from(["bool", "int32", "int64", "float64"])),
+                           shape=data.draw(st.sampled_from([(0,), (7,), (3, 4)]))))
+    axis = data.draw(st.sampled_from([None, 0, -1]))
+
+    def fn(x):
+        return reduce(x, axis=axis, dtype=dtype)
+
+    with np.errstate(all="ignore"):
+        want = fn(x)
+    for backend in ("interpreter", "numba"):
+        got = ef.function(fn, backend=backend)(x)
+        assert_same(got, want, rtol=1e-5 if dtype == "float32" else 1e-12,
+                    check_scalar_kind=True)
