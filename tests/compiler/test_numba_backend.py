@@ -421,3 +421,29 @@ def test_quiet_numba_in_threads_leaves_no_filter():
     for t in threads:
         t.join()
     assert warnings.filters == before
+
+
+_FASTMATH_CHECKS = [
+    lambda x: np.isnan(x), lambda x: np.isinf(x), lambda x: np.isfinite(x), lambda x: x != x,
+    lambda x: x.max(), lambda x: np.maximum(x, 0.0), lambda x: x.argmax(),
+    lambda x: np.where(np.isnan(x), 0.0, x).sum(), lambda x: 1.0 / (x - x),
+]
+
+
+@pytest.mark.parametrize("k", range(len(_FASTMATH_CHECKS)))
+def test_fastmath_keeps_nan_and_inf(k):
+    """fastmath=True trades rounding (reassociation, fma, reciprocals), never NaN/inf semantics:
+    with LLVM's nnan/ninf flags isnan folded to False and 1/0 gave garbage."""
+    fn = _FASTMATH_CHECKS[k]
+    x = np.linspace(-3, 3, 1000)
+    x[3], x[5], x[7] = np.nan, np.inf, -np.inf
+    with np.errstate(all="ignore"):
+        want = fn(x)
+    got = ef.function(fn, fastmath=True)(x)
+    assert np.asarray(got).dtype == np.asarray(want).dtype
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_fastmath_source_names_its_flags():
+    low = ef.function(lambda x: (x * 2.0).sum(), fastmath=True).lower(np.ones(4))
+    assert "nnan" not in low.source and "reassoc" in low.source

@@ -162,7 +162,7 @@ class Emitter:
         del self.lines[start:]
         params = free_names("\n".join(body))
         name = f"{_safe(self.graph.name)}_chunk{len(self.chunk_funcs)}"
-        fm = "True" if self.fastmath else "False"
+        fm = fastmath_arg(self.fastmath)
         self.chunk_funcs.append("\n".join(
             [f"@njit(error_model='numpy', fastmath={fm}, cache=True, nogil=True)",
              f"def {name}({', '.join(params)}):"] + ["    " + l for l in body]))
@@ -189,6 +189,17 @@ class Emitter:
         return f"{node.op}({args}){' {' + attrs + '}' if attrs else ''} : {types}"
 
 
+# fastmath=True: LLVM may reassociate (vector reductions), contract to fma, use reciprocals,
+# ignore the sign of zero and approximate library calls: results differ by rounding. Not its
+# nnan/ninf flags: with them isnan(x) folds to False, max drops NaN and 1/0 gives garbage
+# (LLVM may assume no NaN or inf exists), a silent wrong answer rather than a rounding change.
+FASTMATH_FLAGS = "{'afn', 'arcp', 'contract', 'nsz', 'reassoc'}"
+
+
+def fastmath_arg(fastmath: bool) -> str:
+    return FASTMATH_FLAGS if fastmath else "False"
+
+
 def generate_source(graph: Graph, fastmath=False, parallel=None) -> tuple[str, Emitter]:
     from .kernels import emit_node
     em = Emitter(graph, fastmath, bool(parallel))
@@ -213,7 +224,7 @@ def generate_source(graph: Graph, fastmath=False, parallel=None) -> tuple[str, E
     args = params + [n for n, _ in em.extra] + list(em.out_params.values()) + \
         list(em.scratch.values())
     _check_no_shadowing(em.lines, args)
-    fm = "True" if fastmath else "False"
+    fm = fastmath_arg(fastmath)
     head = [
         f"# eagerflow generated code for @{graph.name}",
         "import numpy as np",
