@@ -9,8 +9,10 @@ import os
 import sys
 import types
 
+import numpy as np
+
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
-_NUMPY_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__import__("numpy").__file__)))
+_NUMPY_DIR = os.path.dirname(os.path.dirname(os.path.abspath(np.__file__)))
 
 
 class EagerflowError(Exception):
@@ -41,6 +43,11 @@ class UnsupportedAttributeError(UnsupportedError, AttributeError):
 
 class ShapeError(TracingError, ValueError):
     """Shapes that do not fit together (broadcasting, reshape, concatenate...)."""
+
+
+class AxisError(ShapeError, np.exceptions.AxisError):
+    """An axis out of bounds for the array's rank: also NumPy's AxisError (ValueError and
+    IndexError), so code that catches NumPy's catches it."""
 
 
 class AliasingError(TracingError, ValueError):

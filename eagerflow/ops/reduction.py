@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ShapeError, UnsupportedError
+from ..errors import AxisError, ShapeError, UnsupportedError
 from ..ir.types import TensorType, check_dtype
 from .registry import Kind, OpDef, normalize_axis, register
 
@@ -40,6 +40,19 @@ def _impl(fn):
     return impl
 
 
+def reduce_axes(axis, ndim, allow_tuple=True, legacy_0d=True):
+    """normalize_axis for reductions. A 0-d array: NumPy's ufunc reductions (sum, max, any,
+    argmax, ...) accept the int axis 0 or -1 and reduce over nothing (legacy_0d); mean/var/std,
+    a tuple naming an axis, or any other axis raise, as NumPy's AxisError does."""
+    if ndim or axis is None:
+        return normalize_axis(axis, ndim, allow_tuple=allow_tuple)
+    if isinstance(axis, (tuple, list)) and allow_tuple and not axis:
+        return ()
+    if legacy_0d and not isinstance(axis, (tuple, list)) and axis in (0, -1):
+        return () if allow_tuple else None
+    raise AxisError(f"axis {axis!r} is out of bounds for an array of dimension 0")
+
+
 def _trace(opname, extra_kw=()):
     def trace(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
         from ..tracer.tracer import as_tracer, write_out
@@ -50,7 +63,7 @@ def _trace(opname, extra_kw=()):
         x = as_tracer(a)
         if dtype is not None:
             x = x.astype(dtype)
-        r = x.apply(opname, axis=normalize_axis(axis, x.ndim), keepdims=bool(keepdims))
+        r = x.apply(opname, axis=reduce_axes(axis, x.ndim), keepdims=bool(keepdims))
         if dtype is not None and r.dtype != np.dtype(dtype):
             # the reduction widened small ints and bools (to int64): NumPy accumulates in
             # `dtype`, and the wrapped sum or product is the wide one cast back (modular
@@ -139,7 +152,7 @@ def _arg_trace(name):
     def trace(a, axis=None, out=None, *, keepdims=False):
         from ..tracer.tracer import as_tracer, write_out
         x = as_tracer(a)
-        r = x.apply(name, axis=normalize_axis(axis, x.ndim, allow_tuple=False),
+        r = x.apply(name, axis=reduce_axes(axis, x.ndim, allow_tuple=False),
                     keepdims=bool(keepdims))
         return write_out(out, r)
     return trace
@@ -174,7 +187,7 @@ def _acc(x, dtype):
 def _mean_trace(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
     from ..tracer.tracer import as_tracer, write_out
     x = as_tracer(a)
-    ax = normalize_axis(axis, x.ndim)
+    ax = reduce_axes(axis, x.ndim, legacy_0d=False)
     s = _acc(x, dtype).apply("sum", axis=ax, keepdims=bool(keepdims))
     return write_out(out, s / _count(x, ax))
 
@@ -182,7 +195,7 @@ def _mean_trace(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
 def _var_lowering(a, axis, dtype, ddof, keepdims):
     from ..tracer.tracer import as_tracer
     x = as_tracer(a)
-    ax = normalize_axis(axis, x.ndim)
+    ax = reduce_axes(axis, x.ndim, legacy_0d=False)
     n = _count(x, ax)
     xa = _acc(x, dtype)
     mean = xa.apply("sum", axis=ax, keepdims=True) / n

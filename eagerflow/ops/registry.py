@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import ShapeError, UnsupportedError
+from ..errors import AxisError, ShapeError, UnsupportedError
 from ..ir.types import TensorType, check_dtype
 
 
@@ -100,7 +100,7 @@ def normalize_axis(axis, ndim: int, allow_tuple=True):
     for a in axes:
         a = _static_int(a, "axis")
         if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
-            raise ShapeError(f"axis {a} is out of bounds for an array of dimension {ndim}")
+            raise AxisError(f"axis {a} is out of bounds for an array of dimension {ndim}")
         out.append(a % ndim if ndim else 0)
     if len(set(out)) != len(out):
         raise ShapeError(f"repeated axis in {axis!r}")

@@ -468,3 +468,37 @@ def test_reduction_dtype_argument_is_the_result_dtype(reduce, dtype, data):
         got = ef.function(fn, backend=backend)(x)
         assert_same(got, want, rtol=1e-5 if dtype == "float32" else 1e-12,
                     check_scalar_kind=True)
+
+
+_ZERO_D_REDUCTIONS = {
+    "sum axis 0": lambda x: np.sum(x, axis=0), "sum axis -1": lambda x: np.sum(x, axis=-1),
+    "sum axis (0,)": lambda x: np.sum(x, axis=(0,)), "max axis 0": lambda x: np.max(x, axis=0),
+    "argmax axis 0": lambda x: x.argmax(axis=0), "argmin axis -1": lambda x: np.argmin(x, axis=-1),
+    "mean axis 0": lambda x: x.mean(axis=0), "var axis 0": lambda x: x.var(axis=0),
+    "std axis ()": lambda x: x.std(axis=()), "any axis 0": lambda x: np.any(x, axis=0),
+    "sum axis 1": lambda x: np.sum(x, axis=1), "prod keepdims": lambda x: np.prod(x, axis=0,
+                                                                                 keepdims=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_ZERO_D_REDUCTIONS))
+@pytest.mark.parametrize("x", [np.array(3.0), np.float32(-2.0), np.array(2, np.int32)],
+                         ids=["f64 0-d", "f32 scalar", "i32 0-d"])
+def test_reductions_of_0d_inputs_follow_numpy_axis_rules(name, x):
+    """NumPy's ufunc reductions accept axis 0 or -1 on a 0-d array (reducing over nothing);
+    mean/var, a tuple naming an axis and other axes raise AxisError."""
+    fn = _ZERO_D_REDUCTIONS[name]
+    for backend in ("interpreter", "numba"):
+        expected, actual = run_both(fn, (x,)) if backend == "interpreter" else \
+            (run_both(fn, (x,))[0], _call_numba(fn, x))
+        if isinstance(expected, Exception):
+            assert isinstance(actual, np.exceptions.AxisError), (backend, actual)
+        else:
+            assert_same(actual, expected, check_scalar_kind=True)
+
+
+def _call_numba(fn, x):
+    try:
+        return ef.function(fn)(x)
+    except Exception as e:   # noqa: BLE001
+        return e
