@@ -99,11 +99,12 @@ def type_of(x) -> TensorType:
     if isinstance(x, bool):
         return TensorType(np.dtype(np.bool_), ())
     if isinstance(x, int):
-        if not -2**63 <= x < 2**63:   # NumPy raises OverflowError too (for integer arrays)
+        if not -2**63 <= x < 2**63:
             raise IntOverflowError(f"Python int too large to convert to C long: {x} does not "
-                                   "fit in int64, the dtype eagerflow traces a Python int as "
-                                   "(eager NumPy raises this for integer arrays too; with a "
-                                   "float array, pass float(k))")
+                                   "fit in int64, the dtype eagerflow traces a Python int as. "
+                                   "Eager NumPy raises this OverflowError too, except with "
+                                   "uint64 arrays (ints below 2**64) and float arrays: pass "
+                                   "np.uint64(k) or float(k) there")
         return TensorType(np.dtype(np.int64), (), weak=True)
     if isinstance(x, float):
         return TensorType(np.dtype(np.float64), (), weak=True)

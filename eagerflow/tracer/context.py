@@ -10,7 +10,8 @@ import threading
 
 import numpy as np
 
-from ..errors import AliasingError, TracingError, UnsupportedError, user_location
+from ..errors import (AliasingError, IntOverflowError, TracingError, UnsupportedError,
+                      user_location)
 from ..ir.graph import Const, Graph, Node, Value
 from ..ir.types import TensorType, type_of
 from ..ops.registry import Kind, get
@@ -177,11 +178,16 @@ def _check_weak_ints(ctx: TraceContext, values, out_types):
     """NEP 50: a Python int meeting a narrower integer dtype must fit it (NumPy's OverflowError).
     Constants are checked now; weak int parameters when the function is called."""
     out = out_types[0]
-    if out.weak or out.dtype.kind not in "iu" or out.dtype == np.int64:
+    if out.weak or out.dtype.kind not in "iu":
         return
     for v in values:
-        if v.type.weak and v.type.dtype.kind in "iu":
+        if v.type.weak and v.type.dtype.kind in "iu" and v.type.dtype != out.dtype:
             if isinstance(v, Const):
-                out.dtype.type(v.data)   # raises OverflowError exactly as NumPy does
+                try:
+                    out.dtype.type(v.data)   # NumPy's own check and message
+                except OverflowError as e:
+                    raise IntOverflowError(f"{e} (eager NumPy raises this OverflowError too: a "
+                                           f"Python int meeting {out.dtype} must fit it)") \
+                        from None
             else:
                 ctx.weak_int_checks.add((v.id, out.dtype.str))

@@ -236,3 +236,18 @@ def test_python_int_too_large_is_numpy_overflow_error_on_the_first_call(k):
     assert isinstance(err, EagerflowError) and "int64" in str(err)
     assert err.loc[0] == HERE
     np.testing.assert_array_equal(f(x, 3), x + 3)   # the failed call cached nothing
+
+
+@pytest.mark.parametrize("fn, x", [
+    (lambda x: x + 1000, np.arange(3, dtype=np.int8)),
+    (lambda x: x + (-1), np.arange(3, dtype=np.uint8)),
+    (lambda x: np.where(x > 0, x, 1000), np.arange(3, dtype=np.int8)),
+])
+def test_a_constant_int_that_does_not_fit_raises_overflow_at_the_line(fn, x):
+    """NEP 50: a Python int constant meeting a narrower integer dtype raises NumPy's
+    OverflowError; eagerflow's names the line."""
+    from eagerflow.errors import IntOverflowError
+    with pytest.raises(IntOverflowError, match=r"test_error_contract\.py:\d+") as info:
+        ef.function(fn)(x)
+    assert isinstance(info.value, OverflowError)
+    np.testing.assert_array_equal(ef.function(lambda x: x + 100)(x), x + 100)
