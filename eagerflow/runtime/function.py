@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+import os
 import functools
 import inspect
 import threading
@@ -11,7 +12,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import AliasingError, EagerflowError, UnsupportedError, strip_internal_frames
+from ..errors import (_PKG_DIR, AliasingError, EagerflowError, UnsupportedError,
+                      strip_internal_frames)
 from ..tree import flatten, unflatten
 from . import config
 from .config import _ENV, _KEY as _EAGER
@@ -167,8 +169,8 @@ class Function:
                     self._hits += 1
                     return out
             return self._call(args, kwargs)
-        except (EagerflowError, ValueError, TypeError) as e:
-            user_error = _user_facing(e)
+        except (EagerflowError, ValueError, TypeError, IndexError) as e:
+            user_error = _user_facing(e) or _compiled_code_error(e, self)
             if user_error is None:
                 raise
         # Raised here, outside the handler, so that the traceback holds the user's frames and this
@@ -406,6 +408,68 @@ def _user_facing(e: BaseException) -> EagerflowError | None:
         if not isinstance(e, EagerflowError):
             return None
     return strip_internal_frames(e)
+
+
+def _compiled_code_error(e: BaseException, fn: "Function") -> BaseException | None:
+    """A ValueError/IndexError that compiled code raised on its data (an integer to a negative
+    power, an index out of bounds in a loop), as the same type naming the user's line: the
+    nodes whose code can raise (registry: extra["raises"]), else the function's definition.
+    None for any other error (the user's own code running eagerly, a bug of ours)."""
+    if not isinstance(e, (ValueError, IndexError)) or isinstance(e, EagerflowError):
+        return None
+    entry, generated, inner, tb = None, None, "", e.__traceback__
+    while tb is not None:
+        f = tb.tb_frame
+        inner = f.f_code.co_filename
+        if inner == "<eagerflow dispatch>":
+            entry = getattr(f.f_globals.get("fast"), "entry", None)
+        elif f.f_code is Function._run.__code__:
+            entry = f.f_locals.get("entry")
+        elif os.path.basename(inner).startswith("ef_"):   # a generated module (Numba's frame)
+            generated = (inner, tb.tb_lineno)
+        tb = tb.tb_next
+    lowered = getattr(entry, "lowered", None)
+    if lowered is None or lowered.backend != "numba" or not (
+            inner == "<eagerflow dispatch>" or inner.startswith(_PKG_DIR) or
+            generated and inner == generated[0]):
+        return None
+    from ..ops.registry import REGISTRY
+    locs = [_ir_location(lowered, *generated)] if generated else []
+    if locs and locs[0] is not None:   # comments name the file by its base name: the full path
+        locs = [next((n.loc for n in lowered.optimized.walk() if n.loc and n.loc[1] == locs[0][1]
+                      and os.path.basename(n.loc[0]) == locs[0][0]), locs[0])]
+    else:
+        locs = sorted({n.loc for n in lowered.optimized.walk() if n.loc and
+                       REGISTRY[n.op].extra.get("raises", lambda n: False)(n)})
+    if not locs:
+        code = getattr(fn.fn, "__code__", None)
+        locs = [(code.co_filename, code.co_firstlineno)] if code is not None else []
+    where = ", ".join(f"{f}:{l}" for f, l in locs)
+    try:
+        return type(e)(f"{where}: {e} (raised by the compiled code of {fn.name})")
+    except Exception:   # noqa: BLE001 - a subclass built differently: keep the original
+        return None
+
+
+def _ir_location(lowered, filename, lineno):
+    """The user's file:line of the IR comment above line `lineno` of a cached module, whose
+    source is the lowered source without its indented comments (codegen._canonical)."""
+    import linecache
+    import re
+    text = linecache.getline(filename, lineno).rstrip()
+    for src in (lowered.source, getattr(lowered, "parallel_source", None)):
+        n, last = 0, None
+        for line in (src or "").splitlines():
+            if line.lstrip().startswith("# ") and line.startswith("    "):
+                m = re.search(r"#\s*([^#]+):(\d+)\s*$", line)
+                last = (m.group(1).strip(), int(m.group(2))) if m else last
+                continue
+            n += 1
+            if n == lineno:
+                if line.rstrip() == text and last is not None:
+                    return last
+                break
+    return None
 
 
 def _resolve_statics(statics, key) -> list:

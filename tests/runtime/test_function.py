@@ -1,6 +1,7 @@
 """ef.function's runtime: trace cache, LRU bound, threads, retrace warning, eager mode, 0-d results."""
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 
@@ -253,3 +254,36 @@ def test_retrace_warning_names_the_class_of_a_module_argument():
     calls = [(Counter(), np.ones(2)) for _ in range(8)]
     msgs = _retrace_messages(lambda m, x: m.add(x), calls)
     assert msgs and "`self` is a Python Counter" in msgs[0], msgs
+
+
+def _negative_power(a, b):
+    c = a * 2
+    return c ** b + 1   # the line a run-time error must name
+
+
+def _loop_index(x, n):
+    s = 0.0
+    for i in range(n):
+        s += x[i]       # the line a run-time error must name
+    return s
+
+
+def test_errors_raised_by_compiled_code_name_the_users_line():
+    """Data errors raised while compiled code runs keep NumPy's type and message and name the
+    user's line (the IR comment of the generated line that raised), on every call."""
+    import inspect
+    import os
+    here = os.path.abspath(__file__)
+    line = inspect.getsourcelines(_negative_power)[1] + 2
+    f = ef.function(_negative_power)
+    b = np.ones(10, np.int64)
+    b[3] = -1
+    for _ in range(2):
+        with pytest.raises(ValueError, match=f"{re.escape(here)}:{line}: Integers to negative"):
+            f(np.full(10, 2), b)
+    line = inspect.getsourcelines(_loop_index)[1] + 3
+    g = ef.function(_loop_index)
+    for _ in range(2):
+        with pytest.raises(IndexError, match=f"{re.escape(here)}:{line}: index out of bounds"):
+            g(np.ones(3), 5)
+    assert g(np.ones(3), 3) == 3.0
