@@ -57,7 +57,9 @@ class _Differentiated:
         self.has_aux = has_aux
         self.with_value = with_value
         self._eager = None
-        functools.update_wrapper(self, self.fn)
+        # name, docstring and __wrapped__ only: the default also copies self.fn's __dict__, and
+        # for grad(grad(f)) that replaced this object's fn/argnums with the inner one's
+        functools.update_wrapper(self, self.fn, updated=())
 
     def __call__(self, *args, **kwargs):
         from .tape import tape_context_of
