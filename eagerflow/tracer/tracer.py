@@ -395,7 +395,9 @@ def masked_update(x: Tracer, key, op, v):
     from ..ops.index import normalize_index
     mask = normalize_index(key, x.shape)[2]
     if mask is None:
-        x[key] = op(x[key], v)
+        # NumPy: tmp = x[key]; tmp <op>= v; x[key] = tmp. On a copy, so that x[i] with a traced
+        # i (a gather, which refuses writes) works too; a view's write-through ends the same
+        x[key] = op(x[key].copy(), v)
     else:
         x._assign(_masked_write(x, mask, v, op))
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import eagerflow as ef
 from eagerflow.errors import ConcretizationError, TracingError
+from eagerflow.testing import assert_same
 from eagerflow.tracer.autograph import AutographWarning
 
 ints = st.integers(-20, 40)
@@ -629,3 +630,44 @@ def test_writing_a_traced_value_into_an_outside_array_raises():
     with pytest.raises(EagerflowError):
         ef.function(_Holder.fill)(h, np.array([1.0, 2.0, 3.0]))
     assert (h.buf == 0).all()
+
+
+def _aug_row(x, i):
+    x[i] += 1.0          # x[i] with a traced i is a gather: the update goes through a copy
+    return x
+
+
+def _aug_rows_in_loop(x, n):
+    y = np.zeros_like(x)
+    for i in range(n):
+        y[i] += x[i]
+    return y
+
+
+def _aug_mixed(x):
+    x[1:3] *= 2
+    x[[0, 0, 1]] += 1    # repeated indices: NumPy's last write wins
+    x[0, 1] -= 5
+    return x
+
+
+def _aug_strided(x, i):
+    x[i, ::2] **= 2
+    return x
+
+
+@pytest.mark.parametrize("fn, args", [
+    (_aug_row, (np.arange(6.0).reshape(3, 2), 1)),
+    (_aug_rows_in_loop, (np.arange(6.0).reshape(3, 2), 2)),
+    (_aug_mixed, (np.arange(8.0).reshape(4, 2),)),
+    (_aug_strided, (np.arange(12).reshape(3, 4), 2)),
+])
+def test_augmented_assignment_through_an_index(fn, args):
+    """x[key] <op>= v is tmp = x[key]; tmp <op>= v; x[key] = tmp, for every kind of key: the
+    result and the caller's array match eager NumPy."""
+    eager = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    traced = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    want = fn(*eager)
+    got = ef.function(fn)(*traced)
+    assert_same(got, want)
+    assert_same(traced[0], eager[0])
