@@ -357,7 +357,8 @@ def write_out(out, r, ufunc=False):
         if len(out) != 1:
             raise UnsupportedError("only single-output out= is supported")
         out = out[0]
-    if not isinstance(out, Tracer):
+    is_variable = getattr(type(out), "_ef_variable", False)   # out=v: an in-place update of v
+    if not isinstance(out, Tracer) and not is_variable:
         raise UnsupportedError("out= must be a traced array; writing a traced result into a "
                                "NumPy array that is not an argument cannot be traced — create it "
                                "with np.zeros_like(x) or pass it in")

@@ -135,3 +135,28 @@ def test_concrete_reads_inside_trace_raise():
         f(np.ones(3))
     with pytest.raises(ConcretizationError):
         g(np.ones(3))
+
+
+def test_out_variable_with_a_traced_first_operand():
+    """np.add(x, 1.0, out=v) with a traced x: the Tracer's ufunc override runs first and must
+    write into the Variable (it refused: "out= must be a traced array")."""
+    buf = ef.Variable(np.zeros(5))
+
+    def step(x):
+        r = np.add(x, 1.0, out=buf)
+        np.multiply(buf, x, out=buf)
+        return buf.sum(), r is buf
+
+    x = np.arange(1.0, 6.0)
+    total, same = ef.function(step)(x)
+    assert same and total == 70.0
+    np.testing.assert_array_equal(buf.numpy(), (x + 1.0) * x)
+    ints = ef.Variable(np.zeros(3, np.int64))
+
+    def bad(x):
+        np.add(x, 0.5, out=ints)   # float into int64: NumPy's same_kind rule refuses
+        return ints.sum()
+
+    with pytest.raises(TypeError, match="same_kind"):
+        ef.function(bad)(np.ones(3, np.int64))
+    np.testing.assert_array_equal(ints.numpy(), np.zeros(3, np.int64))
