@@ -417,11 +417,14 @@ def _compiled_code_error(e: BaseException, fn: "Function") -> BaseException | No
     None for any other error (the user's own code running eagerly, a bug of ours)."""
     if not isinstance(e, (ValueError, IndexError)) or isinstance(e, EagerflowError):
         return None
-    entry, generated, inner, tb = None, None, "", e.__traceback__
+    from .interpret import interpret
+    entry, generated, node, inner, tb = None, None, None, "", e.__traceback__
     while tb is not None:
         f = tb.tb_frame
         inner = f.f_code.co_filename
-        if inner == "<eagerflow dispatch>":
+        if f.f_code is interpret.__code__:   # the interpreter: the node it was running
+            node = f.f_locals.get("node")
+        elif inner == "<eagerflow dispatch>":
             entry = getattr(f.f_globals.get("fast"), "entry", None)
         elif f.f_code is Function._run.__code__:
             entry = f.f_locals.get("entry")
@@ -429,12 +432,18 @@ def _compiled_code_error(e: BaseException, fn: "Function") -> BaseException | No
             generated = (inner, tb.tb_lineno)
         tb = tb.tb_next
     lowered = getattr(entry, "lowered", None)
-    if lowered is None or lowered.backend != "numba" or not (
-            inner == "<eagerflow dispatch>" or inner.startswith(_PKG_DIR) or
-            generated and inner == generated[0]):
+    if lowered is None or not (inner == "<eagerflow dispatch>" or inner.startswith(_PKG_DIR) or
+                               generated and inner == generated[0]):
+        return None
+    if lowered.backend == "interpreter":
+        if node is None or not node.loc or not getattr(node, "op", None) == "check":
+            return None   # NumPy's own error from an op: its message is the oracle's
+        generated = None
+    elif lowered.backend != "numba":
         return None
     from ..ops.registry import REGISTRY
-    locs = [_ir_location(lowered, *generated)] if generated else []
+    locs = [node.loc] if node is not None and generated is None else \
+        [_ir_location(lowered, *generated)] if generated else []
     if locs and locs[0] is not None:   # comments name the file by its base name: the full path
         locs = [next((n.loc for n in lowered.optimized.walk() if n.loc and n.loc[1] == locs[0][1]
                       and os.path.basename(n.loc[0]) == locs[0][0]), locs[0])]

@@ -671,3 +671,30 @@ def test_augmented_assignment_through_an_index(fn, args):
     got = ef.function(fn)(*traced)
     assert_same(got, want)
     assert_same(traced[0], eager[0])
+
+
+def _range_step(x, st):
+    s = 0.0
+    for i in range(0, 5, st):
+        s += x[i]
+    return s
+
+
+def _range_step_down(x, st):
+    s = 0.0
+    for i in range(4, -1, st):
+        s += x[i]
+    return s
+
+
+@pytest.mark.parametrize("fn", [_range_step, _range_step_down])
+@pytest.mark.parametrize("backend", ["numba", "interpreter"])
+def test_a_traced_range_step_of_zero_raises(fn, backend):
+    """range() with a traced step of 0 raises Python's ValueError when the loop runs (it ran
+    zero times, or forever), naming the line; other steps match eager Python."""
+    x = np.arange(5.0)
+    f = ef.function(fn, backend=backend)
+    for st in (1, 2, -1, -2):
+        assert f(x, st) == fn(x, st)
+    with pytest.raises(ValueError, match=r"test_autograph\.py:\d+: range\(\) arg 3 must not be zero"):
+        f(x, 0)

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from ...errors import AliasingError, TracingError
-from ..context import current
+from ..context import apply, current
 from ..tracer import Tracer, as_tracer, masked_update
 
 UNROLL_WARN = 100     # a Python loop that unrolls more iterations than this (and traces ops) warns
@@ -241,6 +241,8 @@ def range_(rng, *args):
             raise TracingError(f"range() needs integer scalars, got a traced {a.type}")
     if not isinstance(step, Tracer) and step == 0:
         raise ValueError("range() arg 3 must not be zero")
+    if isinstance(step, Tracer):   # checked when the loop runs: a step of 0 never ends it
+        step = apply("check", step != 0, step, what="range_step")
     return TracedRange(start, stop, step)
 
 
