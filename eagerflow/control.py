@@ -205,21 +205,41 @@ class _Names:
 
 # -- cond -------------------------------------------------------------------------------------------
 
+def _fill_return_placeholders(results, ctxs):
+    """Autograph's return-value slot is a single placeholder on a path that has not returned;
+    where the other branch returns a tuple, list or dict, it becomes that structure of
+    placeholders (zeros of each leaf's type), made in its own branch."""
+    for i, pair in enumerate(zip(*results)):
+        for k in (0, 1):
+            u, other = pair[k], pair[1 - k]
+            if getattr(u, "placeholder_ok", False) and not _is_leaf(other):
+                leaves, tree, statics = flatten(other, _is_leaf)
+                if any(hasattr(x, "_ef_undefined_error") for x in leaves):
+                    continue
+                with ctxs[k]:
+                    filled = [_placeholder(_type_of_leaf(x)) for x in leaves]
+                results[k][i] = unflatten(tree, filled, statics)
+
+
 def trace_cond(pred, branches, names=(), what="cond", line=None):
     """Trace `branches` (two zero-argument functions returning a tuple of state values) into one
     cond node; returns the merged values. `names` name the values for errors."""
     parent = current()
     p = to_pred(pred)
     line = line or _line()
-    outs, ctxs, trees = [], [], []
+    results, ctxs = [], []
     for fn in branches:
         rc = RegionContext(parent)
         rc.threads_variables = True
         with rc:
-            res = fn()
-        leaves, tree, statics = flatten(tuple(res), _is_leaf)
-        outs.append((leaves, statics, res))
+            results.append(list(fn()))
         ctxs.append(rc)
+    _fill_return_placeholders(results, ctxs)
+    outs, trees = [], []
+    for res in results:
+        res = tuple(res)
+        leaves, tree, statics = flatten(res, _is_leaf)
+        outs.append((leaves, statics, res))
         trees.append(tree)
     names = _Names(names, line)
     (la, sa, ra), (lb, sb, rb) = outs
@@ -375,6 +395,22 @@ def _undefined_after(name, line, side, what):
 
 # -- while ------------------------------------------------------------------------------------------
 
+def _define_containers(state, out):
+    """The state with each value undefined before the loop that the body defines as a tuple,
+    list or dict (`return x[i], i` in a loop; a pair assigned only in the body) replaced by
+    that structure of placeholder zeros, as a single value defined by the body is; None if
+    there is no such value."""
+    new, changed = list(state), False
+    for i, (a, b) in enumerate(zip(state, out)):
+        if hasattr(a, "_ef_undefined_error") and not _is_leaf(b):
+            leaves, tree, statics = flatten(b, _is_leaf)
+            if not any(hasattr(x, "_ef_undefined_error") for x in leaves):
+                new[i] = unflatten(tree, [_placeholder(_type_of_leaf(x)) for x in leaves],
+                                   statics)
+                changed = True
+    return new if changed else None
+
+
 def trace_while(test, body, state, names=(), what="while", line=None):
     """Trace a loop: `test(state) -> bool-like`, `body(state) -> state`, where state is a tuple of
     pytrees of arrays/numbers (Python objects that are not numbers must stay unchanged; a
@@ -406,6 +442,9 @@ def trace_while(test, body, state, names=(), what="while", line=None):
                     if all(var is not w for w in carried_vars)]
         if new_vars:   # trace again, carrying them
             carried_vars += new_vars
+            continue
+        if otree != tree and _define_containers(state, out):
+            state = tuple(_define_containers(state, out))
             continue
         if otree != tree:
             i = _first_structure_diff(state, out)

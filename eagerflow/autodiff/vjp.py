@@ -45,6 +45,7 @@ NON_DIFFERENTIABLE = frozenset({
     "argmax", "argmin", "any", "all",
     "fill",
     "print", "assign_variable",   # effects: no outputs / an identity whose output is only a result
+    "check",   # guards an integer (a range step): nothing to differentiate
 })
 
 # Kinds that never reach the driver: composite entries lower to other ops while tracing, fused

@@ -698,3 +698,45 @@ def test_a_traced_range_step_of_zero_raises(fn, backend):
         assert f(x, st) == fn(x, st)
     with pytest.raises(ValueError, match=r"test_autograph\.py:\d+: range\(\) arg 3 must not be zero"):
         f(x, 0)
+
+
+def _first_above(x, n):
+    for i in range(n):
+        if x[i] > 3:
+            return x[i], i
+    return 0.0, -1
+
+
+def _first_big_row(x):
+    for row in x:
+        if row.sum() > 5:
+            return {"row": row, "total": row.sum()}
+    return {"row": np.zeros_like(x[0]), "total": 0.0}
+
+
+def _first_negative(x, n):
+    i = 0
+    while i < n:
+        if x[i] < 0:
+            return [x[i], x[i] * 2]
+        i += 1
+    return [x[0], x[0]]
+
+
+@pytest.mark.parametrize("fn, args", [
+    (_first_above, (np.array([1.0, 5.0, 2.0, 7.0]), 4)),
+    (_first_above, (np.array([1.0, 5.0, 2.0, 7.0]), 1)),
+    (_first_big_row, (np.arange(6.0).reshape(3, 2),)),
+    (_first_big_row, (np.zeros((3, 2)),)),
+    (_first_negative, (np.array([1.0, -2.0]), 2)),
+    (_first_negative, (np.array([1.0, 2.0]), 2)),
+])
+def test_return_of_a_tuple_list_or_dict_inside_a_loop(fn, args):
+    """A return inside a traced loop may return a structure (it raised "`ag__retval` has a
+    different structure"): values as eager Python, Python numbers as NumPy scalars."""
+    want = fn(*args)
+    got = ef.function(fn)(*args)
+    assert type(got) is type(want)
+    for g, w in zip(got.values() if isinstance(got, dict) else got,
+                    want.values() if isinstance(want, dict) else want):
+        np.testing.assert_array_equal(g, w)
