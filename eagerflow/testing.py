@@ -100,8 +100,9 @@ def parse_signature(signature: str, allow_names: bool = True) -> list[tuple]:
             continue
         m = _SIG.fullmatch(p)
         if not m or m.group(2) not in names:
+            named = ", f32[n,3]" if allow_names else ""
             raise ValueError(f"bad type {text!r} in {signature!r}: expected a dtype and a shape "
-                             "such as f64[1000,3], i64[] (0-d), f32[n,3] or a Python scalar "
+                             f"such as f64[1000,3], i64[] (0-d){named} or a Python scalar "
                              "int/float/bool; dtypes: bool, i8, i16, i32, i64, u8, u16, u32, "
                              "u64, f32, f64")
         dt = names[m.group(2)]
