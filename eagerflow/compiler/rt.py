@@ -118,7 +118,9 @@ def ef_lshift(a, b, bits):
 @njit(**_opts)
 def ef_rshift(a, b, bits):
     if b < 0 or b >= bits:
-        return a - a - 1 if a < 0 else a - a
+        # ~0 is -1 in a's own type: `a - a - 1` mixed in an int64 literal, and for uint64 that
+        # made the result float64 (values above 2**53 lost their low bits)
+        return ~(a - a) if a < 0 else a - a
     return a >> b
 
 

@@ -142,7 +142,9 @@ sqrt_p = elementwise("sqrt", np.sqrt, "np.sqrt({0})", dtypes=NUM,   # sqrt(bool)
     vjp=lambda g, x, out: (g / (2.0 * out),))
 square_p = elementwise("square", np.square, {"b": "({0} & {0})", "": "({0} * {0})"},
     vjp=lambda g, x, out: (g * (2.0 * x),))
-reciprocal_p = elementwise("reciprocal", np.reciprocal, {"f": "({t}(1) / {0})", "": "(({t}(1) // {0}) if {0} != 0 else {t}(0))"}, dtypes=FLOAT,
+# integers: C's 1 / x truncates (0 for |x| >= 2); 1 / 0 is undefined in NumPy (0 or the type's
+# minimum, by width) and 0 here
+reciprocal_p = elementwise("reciprocal", np.reciprocal, {"f": "({t}(1) / {0})", "": "({t}(1) if {0} == 1 else ({t}(-1) if {0} == -1 else {t}(0)))"}, dtypes=FLOAT,
     vjp=lambda g, x, out: (-g * (out * out),))
 maximum_p = elementwise("maximum", np.maximum, "ef_max({0}, {1})", commutative=True,
     vjp=_minmax_vjp)

@@ -515,3 +515,24 @@ def _call_numba(fn, x):
         return ef.function(fn)(x)
     except Exception as e:   # noqa: BLE001
         return e
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8", "uint64"])
+def test_integer_reciprocal_truncates_as_c(dtype):
+    """np.reciprocal of an integer is C's 1 / x: 0 for |x| >= 2, also for negative x (floor
+    division gave -1). 1 / 0 is undefined in NumPy and left out."""
+    info = np.iinfo(dtype)
+    x = np.array([v for v in (-7, -5, -2, -1, 1, 2, 7, info.max, info.min)
+                  if v and info.min <= v <= info.max], dtype)
+    assert_same(ef.function(lambda x: np.reciprocal(x))(x), np.reciprocal(x))
+
+
+@pytest.mark.parametrize("dtype", ["uint64", "int64", "uint32", "uint8", "int8"])
+def test_right_shift_keeps_every_bit(dtype):
+    """x >> y at the extremes of the dtype and with counts past its width (uint64 went through
+    float64 and lost the low bits above 2**53)."""
+    info = np.iinfo(dtype)
+    bits = np.dtype(dtype).itemsize * 8
+    x = np.array([info.max, info.max - 1, info.min, 5, info.max // 3, info.max - 2], dtype)
+    y = np.array([1, 0, bits - 1, bits, 3, bits + 5], dtype)
+    assert_same(ef.function(lambda x, y: x >> y)(x, y), x >> y)
