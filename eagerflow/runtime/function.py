@@ -178,6 +178,12 @@ class Function:
         raise user_error from None
 
     def _call(self, args, kwargs):
+        from ..tracer.context import current
+        if current() is not None:
+            # called while another function traces (a Module calling its layers): its body is
+            # traced inline into the caller's graph. Traced arguments never match the fast
+            # path (they are not arrays or numbers), so they all arrive here.
+            return self._traceable()(*args, **kwargs)
         key, leaves, treedef, statics = self._split(args, kwargs)
         entry = self._lookup(key, statics)
         traced_now = entry is None

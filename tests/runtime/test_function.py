@@ -287,3 +287,46 @@ def test_errors_raised_by_compiled_code_name_the_users_line():
         with pytest.raises(IndexError, match=f"{re.escape(here)}:{line}: index out of bounds"):
             g(np.ones(3), 5)
     assert g(np.ones(3), 3) == 3.0
+
+
+@ef.function
+def _inner_positive_sum(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        if x[i] > 0:
+            s += x[i]
+    return x * 2 + s
+
+
+@ef.function
+def _outer_calls_inner(x):
+    return _inner_positive_sum(x) + 1
+
+
+def test_a_compiled_function_called_while_tracing_is_inlined():
+    """An ef.function called from another (a Module calling its layers) is traced into the
+    caller's graph, control flow and Variables included (it raised KeyError)."""
+    x = np.array([1.0, -2.0, 3.0])
+    assert_same(_outer_calls_inner(x), _inner_positive_sum.fn(x) + 1)
+    assert_same(ef.grad(lambda x: _outer_calls_inner(x).sum())(x), np.array([5.0, 2.0, 5.0]))
+
+    class Layer(ef.Module):
+        def __init__(self, n):
+            self.w = ef.Variable(np.full(n, float(n)))
+
+        @ef.function
+        def __call__(self, x):
+            return x * self.w
+
+    class Net(ef.Module):
+        def __init__(self):
+            self.l1, self.l2 = Layer(3), Layer(3)
+
+        @ef.function
+        def __call__(self, x):
+            return self.l2(self.l1(x))
+
+    net = Net()
+    assert_same(net(np.ones(3)), np.full(3, 9.0))
+    net.l1.w.assign(np.full(3, 2.0))
+    assert_same(net(np.ones(3)), np.full(3, 6.0))
