@@ -8,6 +8,7 @@ static argument (`self.w`), become implicit parameters, re-read on every call.
 from __future__ import annotations
 
 import collections
+import functools
 import inspect
 import itertools
 import types
@@ -88,6 +89,25 @@ def find_captures(fn, depth=2) -> list[Capture]:
         if isinstance(val, types.FunctionType) and d > 0:
             scan(val, d - 1)
 
+    # what a callable that is not a plain function holds: a partial's bound arguments, a bound
+    # method's or a callable instance's self (their arrays are inputs by reference too)
+    while True:
+        if isinstance(fn, functools.partial):
+            for i in range(len(fn.args)):
+                consider(Capture(f"arg{i}", obj=fn, path=(("a", "args"), ("i", i))), depth)
+            for k in fn.keywords:
+                consider(Capture(str(k), obj=fn, path=(("a", "keywords"), ("i", k))), depth)
+            fn = fn.func
+        elif isinstance(fn, types.MethodType):
+            consider(Capture("self", obj=fn, path=(("a", "__self__"),)), depth)
+            fn = fn.__func__
+        elif not isinstance(fn, (types.FunctionType, types.BuiltinFunctionType, type)) and \
+                callable(fn) and isinstance(getattr(type(fn), "__call__", None),
+                                            types.FunctionType):
+            consider(Capture("self", obj=fn), depth)
+            fn = type(fn).__call__
+        else:
+            break
     scan(fn, depth)
     return out
 
@@ -152,7 +172,8 @@ def path_finder(roots, statics, direct: dict):
             return None
         root, path, a = hit
         from ..runtime.variables import _label
-        return replace(root, path=path, label=_label(root.label or None, path)), a
+        # a root may itself be a path (a bound method's __self__, a partial's args[i])
+        return replace(root, path=root.path + path, label=_label(root.label or None, path)), a
 
     def find(arr):
         hit = lookup(arr)

@@ -220,3 +220,38 @@ def test_views_made_before_the_trace_follow_their_array():
     m.w = np.ones((2, 3))   # a new array: the old view is stale, so the call retraces
     np.testing.assert_array_equal(f(m, x), want())
     assert f.cache_info().misses == 2
+
+
+class _Scaled:
+    def __init__(self):
+        self.w = np.ones(3)
+
+    def method(self, x):
+        return x * self.w
+
+    def __call__(self, x):
+        return x - self.w
+
+
+def test_arrays_held_by_partials_bound_methods_and_callable_objects_are_inputs():
+    """ef.function(partial), ef.function(obj.method) and ef.function(obj) read the arrays those
+    callables hold on every call (they were baked in at trace time)."""
+    import functools
+    w = np.zeros(3)
+    p = ef.function(functools.partial(lambda w, x: x + w, w))
+    q = ef.function(functools.partial(lambda x, *, k: x * k, k=np.full(3, 2.0)))
+    obj = _Scaled()
+    m, c = ef.function(obj.method), ef.function(obj)
+    x = np.ones(3)
+    for f in (p, q, m, c):
+        f(x)
+    w += 10
+    q.fn.keywords["k"][:] = 5.0
+    obj.w += 5
+    np.testing.assert_array_equal(p(x), np.full(3, 11.0))
+    np.testing.assert_array_equal(q(x), np.full(3, 5.0))
+    np.testing.assert_array_equal(m(x), np.full(3, 6.0))
+    np.testing.assert_array_equal(c(x), np.full(3, -5.0))
+    obj.w = np.full(3, -1.0)   # rebinding: the path leads to the new array
+    np.testing.assert_array_equal(m(x), np.full(3, -1.0))
+    np.testing.assert_array_equal(c(x), np.full(3, 2.0))
