@@ -218,3 +218,47 @@ def test_sibling_of_a_matmul_epilogue_stays_apart():
     x, w, y = RNG.standard_normal((4, 3)), RNG.standard_normal((3, 5)), RNG.standard_normal((4, 5))
     g = _lower(lambda x, w, y: (np.maximum(x @ w + y, 0.0), y * 2.0 + 1.0), x, w, y)
     assert sorted(_ops(g)) == ["fused.elementwise", "fused.matmul"]
+
+
+def test_effects_keep_program_order():
+    # print('a', x*2); print('b'); print('c', x+1): x*2 and x+1 may fuse, but the group must
+    # run before print('a'), not after print('b').
+    g, _, _ = run_pass(fuse, """
+        func @f(%x: f64[3]) -> f64[3] {
+          %0 = mul(%x, 2) : f64[3]
+          print(%0) {end='\\n', parts=('a', None), sep=' '} : ()
+          print() {end='\\n', parts=('b',), sep=' '} : ()
+          %1 = add(%x, 1) : f64[3]
+          print(%1) {end='\\n', parts=('c', None), sep=' '} : ()
+          return %x
+        }""")
+    prints = [n.attrs["parts"][0] for n in g.nodes if n.op == "print"]
+    assert prints == ["a", "b", "c"]
+    assert _ops(g) == ["fused.elementwise", "print", "print", "print"]
+
+
+def test_group_does_not_span_effects_that_order_it():
+    # %0 feeds a print before the check; %2 needs the check's result. One group holding both
+    # would have to run before the print and after the check: the pass keeps them apart.
+    g, _, _ = run_pass(fuse, """
+        func @f(%x: f64[3], %ok: bool[]) -> f64[3] {
+          %0 = mul(%x, 2) : f64[3]
+          print(%0) {end='\\n', parts=('a', None), sep=' '} : ()
+          %1 = check(%ok, %x) {what='range_step'} : f64[3]
+          %2 = add(%1, 1) : f64[3]
+          %3 = add(%0, %2) : f64[3]
+          return %3
+        }""")
+    assert _ops(g) == ["mul", "print", "check", "fused.elementwise"]
+
+
+def test_prints_run_in_program_order(capfd):
+    @ef.function
+    def f(x):
+        ef.print("a", x * 2)
+        ef.print("b")
+        ef.print("c", x + 1)
+        return x
+    capfd.readouterr()
+    f(np.arange(3.0))
+    assert capfd.readouterr().out == "a [0. 2. 4.]\nb\nc [1. 2. 3.]\n"

@@ -4,7 +4,7 @@ Invariant: the graph computes the same values, bit for bit (fused bodies run the
 in the same order on the same operands; no float arithmetic is reassociated), and afterwards
 
 - every *fusible* elementwise node (kind ELEMENTWISE, no regions, non-weak output) that had a
-  fusible partner of the same output shape is inside a fused node;
+  fusible partner of the same output shape, joinable without a cycle, is inside a fused node;
 - no fused node computes a value that another fused node also computes (nothing is computed
   twice), and every value a fused body computes that is needed outside it is stored once, as an
   extra output of that fused node.
@@ -17,7 +17,9 @@ Policy (docs/optimizer.md has the long form):
    where they are, and read with broadcasting. Nothing is ever recomputed: a value with several
    consumers is computed once inside its group, used in registers by the consumers inside, and
    stored once as an extra output for the consumers outside (softmax's exp). Two nodes never join
-   if a path leaves the group between them (that would be a cycle).
+   if a path leaves the group between them (that would be a cycle). Nodes with an effect
+   (print, assign_variable, check: `dce.node_has_effect`) are chained in program order for this
+   check and for placement, so effects never change their relative order.
 2. Reductions. A reduction whose input is computed by a group of the input's shape absorbs the
    group: `fused.reduce {shape, axis, keepdims, reduce}`; its first output is the reduction, the
    others are the group's values needed elsewhere, stored at full shape. A group feeds at most one
@@ -49,6 +51,7 @@ from ...ir.graph import Const, Graph, Node, Value
 from ...ir.types import TensorType
 from ...ops.registry import REGISTRY, Kind
 from ._util import value_names, with_inputs
+from .dce import node_has_effect
 
 # Structured ops with an epilogue form: host op -> fused op whose body gets the host's element.
 EPILOGUE_HOSTS = {"matmul": "fused.matmul"}
@@ -76,6 +79,8 @@ class _Plan:
         self.index = {}                                   # value id -> defining node index
         self.anc = []                                     # node index -> ancestor node bitset
         self.users: dict[int, list[int]] = {}             # value id -> user node indices
+        self.after: dict[int, int] = {}                   # effect node -> previous effect node
+        last_effect = None
         for i, n in enumerate(self.nodes):
             a = 0
             for v in n.inputs:
@@ -83,6 +88,13 @@ class _Plan:
                 if j is not None:
                     a |= self.anc[j] | (1 << j)
                     self.users.setdefault(v.id, []).append(i)
+            if node_has_effect(n):
+                # Effects keep program order: an edge to the previous one, so that the cycle
+                # check refuses a group that would have to run both before and after it.
+                if last_effect is not None:
+                    a |= self.anc[last_effect] | (1 << last_effect)
+                    self.after[i] = last_effect
+                last_effect = i
             self.anc.append(a)
             for v in n.outputs:
                 self.index[v.id] = i
@@ -391,6 +403,10 @@ def fuse(graph: Graph) -> tuple[Graph, list[str]]:
             if j is not None and unit_of[j] != u:
                 deps[u].add(unit_of[j])
                 users[unit_of[j]].add(u)
+    for i, prev in plan.after.items():
+        if unit_of[i] != unit_of[prev]:
+            deps[unit_of[i]].add(unit_of[prev])
+            users[unit_of[prev]].add(unit_of[i])
     heap = [(units[u][0], u) for u in range(len(units)) if not deps[u]]
     heapq.heapify(heap)
     order = []
