@@ -143,3 +143,22 @@ def test_print_op_prints_at_run_time_in_order(capfd):
     assert capfd.readouterr().out == "x = [0. 1. 2.]\ny = [0. 2. 4.] sum 6.0\n"
     fn(np.ones(3))
     assert capfd.readouterr().out == "x = [1. 1. 1.]\ny = [2. 2. 2.] sum 6.0\n"
+
+
+@pytest.mark.parametrize("backend", ["numba", "interpreter"])
+def test_print_of_literals_only_with_sep_and_end(capfd, backend):
+    # With no traced parts the generated call has no positional arguments: `f(end='')`.
+    def f(x):
+        ef.print("no newline", end="")
+        ef.print("a", "b", sep="-")
+        ef.print("p", x, sep="|", end="!\n")
+        return x
+    fn = ef.function(f, backend=backend)
+    x = np.ones(3)
+    capfd.readouterr()
+    fn(x)
+    got = capfd.readouterr().out
+    print("no newline", end="")
+    print("a", "b", sep="-")
+    print("p", x, sep="|", end="!\n")
+    assert got == capfd.readouterr().out

@@ -748,10 +748,10 @@ def emit_objmode(em: Emitter, node: Node):
     em.uses_objmode = True
     outs = [em.define(v) for v in node.outputs]
     decl = ", ".join(f'{o}="{nb_type(v.type)}"' for o, v in zip(outs, node.outputs))
-    args = ", ".join(em.ref(v) for v in node.inputs)
-    attrs = "".join(f", {k}={py_literal(v)}" for k, v in node.attrs.items())
+    args = [em.ref(v) for v in node.inputs] + [f"{k}={py_literal(v)}"
+                                                for k, v in node.attrs.items()]
     em.line(f"with objmode({decl}):")
-    call = f"ef_impl({node.op!r})({args}{attrs})"
+    call = f"ef_impl({node.op!r})({', '.join(args)})"
     if len(outs) == 1:
         suffix = "[()]" if node.outputs[0].type.ndim == 0 else ""
         em.line(f"    {outs[0]} = np.asarray({call}, {dtype_code(node.outputs[0].type.dtype)}){suffix}")
