@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -94,3 +95,81 @@ def test_processes_compiling_at_once(tmp_path):
         _counts(p)
     assert len(glob.glob(str(cache / "ef_*.py"))) == 1
     assert _counts(_run(tmp_path, cache)) == (0, 1)
+
+
+def test_garbled_entry_is_rewritten(tmp_path):
+    # Random bytes that are not UTF-8: reading the entry raised UnicodeDecodeError in every
+    # new process; now the file is rewritten, as a truncated one is.
+    cache = tmp_path / "cache"
+    _counts(_run(tmp_path, cache))
+    (src,) = glob.glob(str(cache / "ef_*.py"))
+    with open(src, "wb") as f:
+        f.write(b"\xff\xfe\x80garbage\xc3" * 20)
+    compiles, loads = _counts(_run(tmp_path, cache))
+    assert compiles + loads == 1
+    with open(src, encoding="utf-8") as f:
+        assert "def " in f.read()
+    _counts(_run(tmp_path, cache))
+
+
+# Writes into the cache directory fail as they do in a read-only directory (as root, chmod does
+# not stop writes); writes into the fallback directory pass.
+READ_ONLY = textwrap.dedent("""
+    import os
+    from eagerflow.compiler import codegen
+    _write = codegen._write_atomic
+    def _refuse(path, source, d):
+        if d == os.environ["EAGERFLOW_CACHE_DIR"]:
+            raise PermissionError(13, "Permission denied", os.path.join(d, ".tmp-x.py"))
+        return _write(path, source, d)
+    codegen._write_atomic = _refuse
+""")
+
+
+def _run_read_only(tmp_path, cache):
+    (tmp_path / "prog.py").write_text(READ_ONLY + SCRIPT)
+    env = dict(os.environ, EAGERFLOW_CACHE_DIR=str(cache))
+    proc = subprocess.run([sys.executable, str(tmp_path / "prog.py")], env=env, text=True,
+                          capture_output=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return tuple(map(int, proc.stdout.split())), proc.stderr
+
+
+def test_uncreatable_cache_dir_falls_back(tmp_path):
+    (tmp_path / "file").write_text("")
+    cache = tmp_path / "file" / "cache"            # NotADirectoryError on makedirs
+    proc = _run(tmp_path, cache)
+    assert _counts(proc) == (1, 0)                 # the script checks the result
+    _, err = proc.communicate()
+    assert err.count("UserWarning: eagerflow: cannot write") == 1, err
+    assert str(cache) in err
+
+
+def test_read_only_cache_dir_falls_back_for_writes_only(tmp_path):
+    warm = tmp_path / "warm"
+    _counts(_run(tmp_path, warm))
+    files = sorted(os.listdir(warm))
+    counts, err = _run_read_only(tmp_path, warm)   # a warm cache still loads, silently
+    assert counts == (0, 1) and "cannot write" not in err, err
+    assert sorted(os.listdir(warm)) == files
+    cold = tmp_path / "cold"
+    cold.mkdir()
+    counts, err = _run_read_only(tmp_path, cold)   # a cold one compiles into the fallback
+    assert counts == (1, 0)
+    assert err.count("UserWarning: eagerflow: cannot write") == 1 and str(cold) in err, err
+    assert not glob.glob(str(cold / "ef_*.py"))
+
+
+def test_fallback_dir_is_made_once_and_warns_once_per_dir(tmp_path, monkeypatch):
+    from eagerflow.compiler import codegen
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(codegen, "_fallback", [])
+    monkeypatch.setattr(codegen, "_warned", set())
+    monkeypatch.setenv("EAGERFLOW_CACHE_DIR", str(tmp_path / "file" / "a"))
+    with pytest.warns(UserWarning, match="cannot write the cache directory"):
+        d = codegen.cache_dir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert codegen.cache_dir() == d            # reused, no second warning
+        path = codegen.cached_source("ef_test.py", "x = 1\n")
+    assert path == os.path.join(d, "ef_test.py") and open(path).read() == "x = 1\n"

@@ -3,14 +3,17 @@
 Caches: in memory, source hash -> Numba dispatcher; on disk, the generated module is written to
 EAGERFLOW_CACHE_DIR (default: the user cache dir) as `ef_<hash>.py` and imported, so Numba's own
 `cache=True` keeps the machine code beside it and a new process skips compilation. The hash covers
-the source (whose header names eagerflow's and Numba's versions).
+the source (whose header names eagerflow's and Numba's versions). A cache directory that cannot be
+created or written is replaced, for this process, by one private temporary directory (one warning).
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import os
 import pickle
+import shutil
 import sys
 import tempfile
 import threading
@@ -37,12 +40,53 @@ def _from_numba_cache(e: BaseException) -> bool:
 
 
 def cache_dir() -> str:
+    """The configured cache directory, created if needed; the fallback if it cannot be."""
     d = os.environ.get("EAGERFLOW_CACHE_DIR")
     if not d:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         d = os.path.join(base, "eagerflow")
-    os.makedirs(d, exist_ok=True)
+    try:
+        os.makedirs(d, exist_ok=True)
+    except OSError as e:
+        return fallback_dir(d, e)
     return d
+
+
+_fallback: list[str] = []      # the private directory, made on first need
+_warned: set[str] = set()      # configured directories already warned about
+_fallback_lock = threading.Lock()
+
+
+def fallback_dir(d: str, error: OSError) -> str:
+    """This process's private cache directory, used instead of `d` (warns once per `d`)."""
+    with _fallback_lock:
+        if not _fallback:
+            _fallback.append(tempfile.mkdtemp(prefix="eagerflow-cache-"))
+            atexit.register(shutil.rmtree, _fallback[0], ignore_errors=True)
+        if d not in _warned:
+            _warned.add(d)
+            warnings.warn(f"eagerflow: cannot write the cache directory {d} ({error}); this "
+                          f"process caches compiled code in {_fallback[0]} instead, so a new "
+                          f"process compiles again (set EAGERFLOW_CACHE_DIR to a writable "
+                          f"directory)")
+    return _fallback[0]
+
+
+def cached_source(name: str, source: str) -> str:
+    """The path of a file `name` holding `source` in the cache directory, written if it does not
+    hold it yet; in the fallback directory if the cache directory cannot be written."""
+    d = cache_dir()
+    path = os.path.join(d, name)
+    if _file_holds(path, source):
+        return path          # a read-only directory with a warm cache still serves reads
+    try:
+        _write_atomic(path, source, d)
+    except OSError as e:
+        d = fallback_dir(d, e)
+        path = os.path.join(d, name)
+        if not _file_holds(path, source):
+            _write_atomic(path, source, d)
+    return path
 
 
 @dataclass
@@ -386,10 +430,7 @@ def load(source: str, name: str, key: str):
 
 
 def _load_module(source, name, key):
-    d = cache_dir()
-    path = os.path.join(d, f"ef_{key}.py")
-    if not _file_holds(path, source):
-        _write_atomic(path, source, d)
+    path = cached_source(f"ef_{key}.py", source)
     modname = f"eagerflow_generated_{key}"
     try:
         spec = importlib.util.spec_from_file_location(modname, path)
@@ -414,8 +455,8 @@ def _chunk_funcs(mod, name) -> list:
     return [(n, f) for n, f in vars(mod).items() if n.startswith(pre) and n[len(pre):].isdigit()]
 
 
-def _chunks_path(key) -> str:
-    return os.path.join(cache_dir(), f"ef_{key}.chunks")
+def _chunks_path(mod, key) -> str:
+    return os.path.join(os.path.dirname(mod.__file__), f"ef_{key}.chunks")   # beside the module
 
 
 def _preload_chunks(mod, name, key):
@@ -427,7 +468,7 @@ def _preload_chunks(mod, name, key):
     if not funcs:
         return
     try:
-        with open(_chunks_path(key), "rb") as f:
+        with open(_chunks_path(mod, key), "rb") as f:
             entries = pickle.load(f)
         for fname, sig in entries:
             funcs[fname].compile(sig)
@@ -445,7 +486,7 @@ def _record_chunks(disp):
                    for sig in f.signatures]
         if not entries:
             return
-        path = _chunks_path(key)
+        path = _chunks_path(mod, key)
         try:
             with open(path, "rb") as f:
                 if pickle.load(f) == entries:
@@ -471,7 +512,7 @@ def _file_holds(path, source) -> bool:
     try:
         with open(path, encoding="utf-8") as f:
             return f.read() == source
-    except OSError:
+    except (OSError, ValueError):    # missing, unreadable, or not UTF-8 (garbled): rewrite it
         return False
 
 
