@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -165,11 +164,8 @@ def load(source: str, key: str):
 
 
 def _load_module(source, key):
-    from ..codegen import _file_holds, _write_atomic
-    d = _cache_dir()
-    path = os.path.join(d, f"efcuda_{key}.py")
-    if not _file_holds(path, source):
-        _write_atomic(path, source, d)
+    from ..codegen import cached_source
+    path = cached_source(f"efcuda_{key}.py", source)   # the fallback directory if read-only
     modname = f"eagerflow_cuda_{key}"
     try:
         spec = importlib.util.spec_from_file_location(modname, path)
