@@ -443,8 +443,9 @@ def trace_while(test, body, state, names=(), what="while", line=None):
         if new_vars:   # trace again, carrying them
             carried_vars += new_vars
             continue
-        if otree != tree and _define_containers(state, out):
-            state = tuple(_define_containers(state, out))
+        defined = _define_containers(state, out) if otree != tree else None
+        if defined is not None:
+            state = tuple(defined)
             continue
         if otree != tree:
             i = _first_structure_diff(state, out)

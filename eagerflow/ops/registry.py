@@ -78,6 +78,13 @@ def get(name: str) -> OpDef:
         raise UnsupportedError(f"no op named {name!r} in the registry", loc=None) from None
 
 
+def raises(node) -> bool:
+    """Whether a node's generated code can raise on its data (its entry's extra["raises"]
+    says so, per node): such code never runs on threads, and its errors name the node's line."""
+    rule = REGISTRY[node.op].extra.get("raises")
+    return rule is not None and rule(node)
+
+
 # ---- shared type-rule helpers ------------------------------------------------------------------
 
 def broadcast_shapes(*shapes) -> tuple[int, ...]:

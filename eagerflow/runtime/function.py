@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import collections
-import os
 import functools
 import inspect
+import os
 import threading
 import warnings
 from dataclasses import dataclass
@@ -418,9 +418,9 @@ def _user_facing(e: BaseException) -> EagerflowError | None:
 
 def _compiled_code_error(e: BaseException, fn: "Function") -> BaseException | None:
     """A ValueError/IndexError that compiled code raised on its data (an integer to a negative
-    power, an index out of bounds in a loop), as the same type naming the user's line: the
-    nodes whose code can raise (registry: extra["raises"]), else the function's definition.
-    None for any other error (the user's own code running eagerly, a bug of ours)."""
+    power, an index out of bounds in a loop, a range step of 0), as the same type naming the
+    user's line. None for any other error (the user's own code running eagerly, NumPy's own
+    error from an interpreted op, a bug of ours)."""
     if not isinstance(e, (ValueError, IndexError)) or isinstance(e, EagerflowError):
         return None
     from .interpret import interpret
@@ -441,21 +441,17 @@ def _compiled_code_error(e: BaseException, fn: "Function") -> BaseException | No
     if lowered is None or not (inner == "<eagerflow dispatch>" or inner.startswith(_PKG_DIR) or
                                generated and inner == generated[0]):
         return None
+    from ..ops.registry import raises
     if lowered.backend == "interpreter":
-        if node is None or not node.loc or not getattr(node, "op", None) == "check":
-            return None   # NumPy's own error from an op: its message is the oracle's
-        generated = None
-    elif lowered.backend != "numba":
-        return None
-    from ..ops.registry import REGISTRY
-    locs = [node.loc] if node is not None and generated is None else \
-        [_ir_location(lowered, *generated)] if generated else []
-    if locs and locs[0] is not None:   # comments name the file by its base name: the full path
-        locs = [next((n.loc for n in lowered.optimized.walk() if n.loc and n.loc[1] == locs[0][1]
-                      and os.path.basename(n.loc[0]) == locs[0][0]), locs[0])]
+        if node is None or not node.loc or not raises(node):
+            return None
+        locs = [node.loc]
+    elif lowered.backend == "numba":
+        locs = [_ir_location(lowered, *generated)] if generated else [None]
+        if locs[0] is None:
+            locs = sorted({n.loc for n in lowered.optimized.walk() if n.loc and raises(n)})
     else:
-        locs = sorted({n.loc for n in lowered.optimized.walk() if n.loc and
-                       REGISTRY[n.op].extra.get("raises", lambda n: False)(n)})
+        return None
     if not locs:
         code = getattr(fn.fn, "__code__", None)
         locs = [(code.co_filename, code.co_firstlineno)] if code is not None else []
@@ -467,23 +463,16 @@ def _compiled_code_error(e: BaseException, fn: "Function") -> BaseException | No
 
 
 def _ir_location(lowered, filename, lineno):
-    """The user's file:line of the IR comment above line `lineno` of a cached module, whose
-    source is the lowered source without its indented comments (codegen._canonical)."""
+    """The user's (file, line) for line `lineno` of a cached generated module (serial or
+    threaded source), with the file's full path from the graph (comments hold base names)."""
     import linecache
-    import re
+    from ..compiler.codegen import ir_location
     text = linecache.getline(filename, lineno).rstrip()
     for src in (lowered.source, getattr(lowered, "parallel_source", None)):
-        n, last = 0, None
-        for line in (src or "").splitlines():
-            if line.lstrip().startswith("# ") and line.startswith("    "):
-                m = re.search(r"#\s*([^#]+):(\d+)\s*$", line)
-                last = (m.group(1).strip(), int(m.group(2))) if m else last
-                continue
-            n += 1
-            if n == lineno:
-                if line.rstrip() == text and last is not None:
-                    return last
-                break
+        loc = ir_location(src or "", lineno, text)
+        if loc is not None:
+            return next((n.loc for n in lowered.optimized.walk() if n.loc and n.loc[1] == loc[1]
+                         and os.path.basename(n.loc[0]) == loc[0]), loc)
     return None
 
 

@@ -390,9 +390,9 @@ def _gather_note(arrays) -> str:
 
 
 def masked_update(x: Tracer, key, op, v):
-    """`x[key] <op>= v` (autograph's augmented assignment): a boolean-mask key with a scalar v
-    is x = where(mask, op(x, v), x), cast back to x's dtype as NumPy's assignment casts;
-    other keys read x[key] and write it back."""
+    """`x[key] <op>= v` (autograph's augmented assignment), `op` the in-place operator: NumPy's
+    tmp = x[key]; tmp <op>= v; x[key] = tmp. A boolean-mask key (scalar v) becomes
+    x = where(mask, tmp, x) with tmp = x.copy(); tmp <op>= v: no data-dependent shape."""
     from ..ops.index import normalize_index
     mask = normalize_index(key, x.shape)[2]
     if mask is None:

@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import os
 import pickle
+import re
 import shutil
 import sys
 import tempfile
@@ -223,9 +224,31 @@ def _fresh_threaded(shape, dtype):
     return a
 
 
+def _is_ir_comment(line: str) -> bool:
+    """An indented comment: the IR node (with its file:line) a block of generated code is for."""
+    return line.startswith("    ") and line.lstrip().startswith("# ")
+
+
 def _canonical(source: str) -> str:
-    return "\n".join(l for l in source.splitlines()
-                     if not l.lstrip().startswith("# ") or not l.startswith("    ")) + "\n"
+    return "\n".join(l for l in source.splitlines() if not _is_ir_comment(l)) + "\n"
+
+
+_IR_LOC = re.compile(r"#\s*([^#]+):(\d+)\s*$")
+
+
+def ir_location(source: str, lineno: int, text: str):
+    """(file base name, line) from the IR comment above line `lineno` of the canonical form of
+    `source` (what the cached module holds), if that line reads `text`; else None."""
+    n, last = 0, None
+    for line in source.splitlines():
+        if _is_ir_comment(line):
+            m = _IR_LOC.search(line)
+            last = (m.group(1).strip(), int(m.group(2))) if m else last
+            continue
+        n += 1
+        if n == lineno:
+            return last if line.rstrip() == text else None
+    return None
 
 
 def _threadsafe_layer():

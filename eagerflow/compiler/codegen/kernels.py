@@ -17,7 +17,7 @@ import numpy as np
 
 from ...ir.graph import Const, Graph, Node, Value
 from ...ir.types import TensorType
-from ...ops.registry import REGISTRY, Kind
+from ...ops.registry import REGISTRY, Kind, raises
 from ..rt import CHUNK
 from .emit import NB_TYPE, Emitter, cast, dtype_code, math_funcs, math_guarded
 
@@ -952,11 +952,11 @@ def kernel_work(node: Node) -> int:
 
 
 def may_raise(node: Node) -> bool:
-    """Whether the kernel's code can raise (registry: extra["raises"](node)). Such a kernel stays
+    """Whether the kernel's code can raise (ops.registry.raises). Such a kernel stays
     serial in threaded code: Numba loses an exception raised on a worker thread, so the result
     would be silently wrong and the error would surface on a later call."""
     nodes = [n for r in node.regions for n in r.walk()] if node.regions else [node]
-    return any(REGISTRY[n.op].extra.get("raises", lambda n: False)(n) for n in nodes)
+    return any(raises(n) for n in nodes)
 
 
 class _Fallback(Exception):

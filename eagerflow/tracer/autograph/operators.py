@@ -483,5 +483,6 @@ def setitem(obj, key, value, aug=None, name="buf"):
 
 
 __all__ = ["if_stmt", "while_stmt", "for_stmt", "ifexp", "and_", "or_", "not_", "range_",
-           "callee", "setitem", "augassign", "Undefined", "undefined_return", "retval", "AutographWarning"]
+           "callee", "setitem", "augassign", "Undefined", "undefined_return", "retval",
+           "AutographWarning"]
 _ = as_tracer
